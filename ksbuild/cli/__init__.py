@@ -1,0 +1,1 @@
+"""doit glue: task generation, the run record, extra commands and the `ksbuild` console script."""

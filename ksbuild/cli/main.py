@@ -1,0 +1,31 @@
+"""`ksbuild`: doit, run from the workspace root found by walking up from the current directory."""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ksbuild.errors import ConfigError
+    from ksbuild.loader.workspace import require_root
+
+    try:
+        root = require_root(os.getcwd())
+    except ConfigError as err:
+        sys.stderr.write(f"ksbuild: {err}\n")
+        return 3
+    os.chdir(root)
+    from doit.doit_cmd import DoitMain
+
+    args = sys.argv[1:] if argv is None else argv
+    if os.path.isfile("dodo.py"):
+        return DoitMain().run(args)
+    from doit.cmd_base import ModuleTaskLoader
+
+    import ksbuild.dodo
+
+    return DoitMain(ModuleTaskLoader(vars(ksbuild.dodo))).run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

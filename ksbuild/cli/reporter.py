@@ -1,0 +1,92 @@
+"""The run record: doit's console output, plus `.ksbuild/last-run.json` and one summary line."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from doit.reporter import ConsoleReporter
+
+from ksbuild.cli.explain import run_reason
+
+RECORD_DIR = ".ksbuild"
+RECORD_FILE = os.path.join(RECORD_DIR, "last-run.json")
+STARTED = time.monotonic()  # when ksbuild's doit glue was imported: the run's start
+
+
+def is_target(task) -> bool:
+    return bool(task.meta) and task.meta.get("ksbuild") == "target"
+
+
+def is_command(task) -> bool:
+    """ksbuild's commands (graph, ...) print their own output and nothing else."""
+    return bool(task.meta) and task.meta.get("ksbuild") == "command"
+
+
+class RunRecorder(ConsoleReporter):
+    desc = "console output, plus ksbuild's run record"
+
+    def __init__(self, outstream, options):
+        super().__init__(outstream, options)
+        self.records: dict[str, dict] = {}
+        self.reasons: dict[str, str] = {}
+        self.began: dict[str, float] = {}
+
+    def execute_task(self, task):
+        if not is_command(task):
+            super().execute_task(task)
+        if is_target(task):
+            self.reasons[task.name] = run_reason(task)
+            self.began[task.name] = time.monotonic()
+
+    def add_success(self, task):
+        super().add_success(task)
+        if is_target(task):
+            values = task.values or {}
+            record = self._record(task, values.get("status", "executed"), values.get("seconds"))
+            if values.get("cache"):
+                record["cache"] = values["cache"]
+
+    def skip_uptodate(self, task):
+        super().skip_uptodate(task)
+        if is_target(task):
+            self._record(task, "up-to-date", 0.0, reason="")
+
+    def add_failure(self, task, fail):
+        super().add_failure(task, fail)
+        if is_target(task):
+            record = self._record(task, "failed", None)
+            record["error"] = fail.get_name()
+
+    def _record(self, task, status: str, seconds, reason: str | None = None) -> dict:
+        if seconds is None:
+            seconds = round(time.monotonic() - self.began.get(task.name, time.monotonic()), 3)
+        record = {"task": task.name, "status": status,
+                  "reason": self.reasons.get(task.name, "") if reason is None else reason,
+                  "seconds": seconds}
+        self.records[task.name] = record
+        return record
+
+    def complete_run(self):
+        super().complete_run()
+        if not self.records:
+            return  # a run of ksbuild's commands (graph, ...), not of targets
+        tasks = list(self.records.values())
+        counts = {status: sum(1 for r in tasks if r["status"] == status)
+                  for status in ("executed", "cache-hit", "up-to-date", "failed")}
+        seconds = round(time.monotonic() - STARTED, 3)
+        summary = (f"ksbuild: {len(tasks)} tasks: {counts['executed']} executed, {counts['cache-hit']} from cache, "
+                   f"{counts['up-to-date']} up to date, {counts['failed']} failed in {seconds:.1f} s")
+        _write_json(RECORD_FILE, {"command": sys.argv[1:], "seconds": seconds, "counts": counts,
+                                  "summary": summary, "tasks": tasks})
+        self.write(summary + "\n")
+
+
+def _write_json(path: str, data) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1)
+        handle.write("\n")
+    os.replace(temporary, path)

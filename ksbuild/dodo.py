@@ -1,0 +1,26 @@
+"""What a workspace's dodo.py imports: `from ksbuild.dodo import *`.
+
+doit imports dodo.py after changing to its directory, the workspace root (where
+workspace.yaml is), and opens its state database before asking for tasks: so the state
+directory is made on import.
+"""
+import os as _os
+
+from ksbuild.cli.reporter import RunRecorder as _RunRecorder
+from ksbuild.cli.tasks import all_tasks as _all_tasks, prepare_state_dir as _prepare_state_dir
+
+__all__ = ["DOIT_CONFIG", "task_ksbuild"]
+
+_prepare_state_dir(_os.getcwd())
+
+DOIT_CONFIG = {
+    "default_tasks": ["build"],
+    "dep_file": _os.path.join(".ksbuild", "doit-state.sqlite"),
+    "backend": "sqlite3",
+    "reporter": _RunRecorder,
+}
+
+
+def task_ksbuild():
+    """Targets from workspace.yaml and the BUILD.yaml files."""
+    yield from _all_tasks(_os.getcwd())

@@ -1,0 +1,66 @@
+"""A fresh execution root per action, holding copies of the declared inputs and nothing else."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ksbuild.model import ActionSpec
+
+BASE_PATH = "/usr/local/bin:/usr/bin:/bin"  # plain system utilities (sh, tr, ...); pinned tools go first
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    base: str  # holds root/, home/ and tmp/
+    root: str  # the execution root: the action's view of the workspace
+
+    def path(self, relative: str) -> str:
+        return os.path.join(self.root, relative)
+
+    def environment(self, action: ActionSpec) -> dict[str, str]:
+        """An explicit environment: nothing from the caller leaks in."""
+        env = {
+            "PATH": BASE_PATH,
+            "HOME": os.path.join(self.base, "home"),
+            "TMPDIR": os.path.join(self.base, "tmp"),
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "TZ": "UTC",
+            "SOURCE_DATE_EPOCH": "0",
+        }
+        env.update(action.env)
+        return env
+
+
+@contextmanager
+def sandbox_for(workspace_root: str, action: ActionSpec, keep: bool = False):
+    """Create the sandbox, stage inputs and output directories; remove it afterwards unless `keep`."""
+    base = tempfile.mkdtemp(prefix="ksbuild-")
+    box = Sandbox(base=base, root=os.path.join(base, "root"))
+    try:
+        for name in ("root", "home", "tmp"):
+            os.mkdir(os.path.join(base, name))
+        for exec_path, workspace_path in action.inputs:
+            destination = box.path(exec_path)
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            shutil.copy2(os.path.join(workspace_root, workspace_path), destination)
+        os.makedirs(box.path(action.cwd), exist_ok=True)
+        for exec_path, _ in action.outputs:
+            os.makedirs(os.path.dirname(box.path(exec_path)), exist_ok=True)
+        yield box
+    finally:
+        if not keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def files_under(directory: str) -> set[str]:
+    """Every file below `directory`, as '/'-separated relative paths."""
+    found = set()
+    for current, _, files in os.walk(directory):
+        relative = os.path.relpath(current, directory)
+        for name in files:
+            found.add(name if relative == "." else f"{relative}/{name}".replace(os.sep, "/"))
+    return found

@@ -1,0 +1,72 @@
+"""BUILD.yaml: a component's targets, checked against the common fields and their rule's fields."""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+
+from ksbuild.errors import Problems
+from ksbuild.loader import yamlfile
+from ksbuild.loader.schema import Field, check
+from ksbuild.loader.workspace import BUILD_FILE
+from ksbuild.model import Component, Label, Target
+from ksbuild.rules import COMMON_FIELDS, RULES
+
+TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+BUILD_FIELDS = (
+    Field("targets", "mapping", "the component's targets, by name"),
+)
+
+
+def build_file_path(component: Component) -> str:
+    return f"{component.path}/{BUILD_FILE}" if component.path != "." else BUILD_FILE
+
+
+def load_targets(root: str, component: Component, problems: Problems) -> list[Target]:
+    file = build_file_path(component)
+    data = yamlfile.load(os.path.join(root, file), file)
+    if not check(data, BUILD_FIELDS, file=file, line=getattr(data, "line", 1), where=BUILD_FILE,
+                 problems=problems):
+        return []
+    entries = data.get("targets") or {}
+    targets = []
+    for name, spec in entries.items():
+        line = entries.line_of(name)
+        if not isinstance(name, str) or not TARGET_NAME.match(name):
+            problems.add(file, line, f"target name {name!r} is not valid",
+                         "Use letters, digits, '.', '_' and '-', starting with a letter or digit.")
+            continue
+        target = _target(component, file, name, spec, line, problems)
+        if target is not None:
+            targets.append(target)
+    return targets
+
+
+def _target(component: Component, file: str, name: str, spec, line: int, problems: Problems) -> Target | None:
+    where = f"target {name!r}"
+    if not isinstance(spec, dict):
+        check(spec, (), file=file, line=line, where=where, problems=problems)
+        return None
+    rule_name = spec.get("rule")
+    if not isinstance(rule_name, str):
+        check(spec, COMMON_FIELDS, file=file, line=line, where=where, problems=problems)
+        return None
+    rule = RULES.get(rule_name)
+    if rule is None:
+        close = difflib.get_close_matches(rule_name, list(RULES), n=1)
+        hint = f"Did you mean {close[0]!r}? " if close else ""
+        problems.add(file, spec.line_of("rule"), f"{where}: unknown rule {rule_name!r}",
+                     f"{hint}Known rules: {', '.join(sorted(RULES))}.")
+        return None
+    if not check(spec, COMMON_FIELDS + rule.fields, file=file, line=line, where=where, problems=problems):
+        return None
+    return Target(
+        label=Label(component.name, name),
+        rule=rule_name,
+        component_dir=component.path,
+        file=file,
+        line=line,
+        attrs=dict(spec),
+        attr_lines=dict(spec.lines),
+        doc=spec.get("doc", ""),
+    )

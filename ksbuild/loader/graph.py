@@ -1,0 +1,285 @@
+"""From targets to a planned graph: outputs owned once, srcs resolved, dependencies found,
+cycles refused, and every target planned into actions by its rule."""
+from __future__ import annotations
+
+import glob as globlib
+import os
+import posixpath
+import re
+from dataclasses import dataclass
+
+from ksbuild.errors import ConfigError, Problems
+from ksbuild.loader.buildfile import load_targets
+from ksbuild.loader.schema import item_line
+from ksbuild.loader.workspace import load_workspace
+from ksbuild.model import Label, Target, TargetPlan, Workspace, digest_of
+from ksbuild.rules import RULES, Inputs
+
+GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class BuildGraph:
+    workspace: Workspace
+    plans: dict[str, TargetPlan]  # by task name (`component:target`), dependencies first
+
+    def plan(self, task: str) -> TargetPlan:
+        return self.plans[task]
+
+
+def load_graph(root: str) -> BuildGraph:
+    """Load, validate and plan the whole workspace; raises ConfigError listing every problem."""
+    workspace = load_workspace(root)
+    problems = Problems()
+    targets = [t for component in workspace.components for t in load_targets(workspace.root, component, problems)]
+    problems.raise_if_any()
+    return _Planner(workspace, targets).run()
+
+
+class _Planner:
+    def __init__(self, workspace: Workspace, targets: list[Target]):
+        self.root = workspace.root
+        self.workspace = workspace
+        self.targets = {t.label: t for t in targets}
+        self.components = {c.name for c in workspace.components}
+        self.problems = Problems()
+        self.owner: dict[str, tuple[Target, str]] = {}  # output path -> (target, field)
+        self.outputs: dict[Label, tuple[str, ...]] = {}
+        self.srcs: dict[Label, tuple[str, ...]] = {}
+        self.edges: dict[Label, dict[Label, int]] = {t.label: {} for t in targets}  # dep -> line
+        self._resolving: list[Label] = []
+
+    def run(self) -> BuildGraph:
+        for target in self.targets.values():
+            if not RULES[target.rule].outputs_follow_srcs:
+                self._claim(target, RULES[target.rule].declare_outputs(target))
+        for target in self.targets.values():
+            self._outputs_of(target)
+        self.problems.raise_if_any()
+        dep_outputs = {label: self._explicit_deps(t) for label, t in self.targets.items()}
+        self.problems.raise_if_any()
+        order = self._topological_order()
+        plans = {}
+        for label in order:
+            target = self.targets[label]
+            plans[label.task] = self._plan(target, dep_outputs[label])
+        self.problems.raise_if_any()
+        return BuildGraph(self.workspace, plans)
+
+    # outputs ---------------------------------------------------------------------------------
+    def _outputs_of(self, target: Target) -> tuple[str, ...]:
+        rule = RULES[target.rule]
+        if target.label in self.outputs:
+            return self.outputs[target.label]
+        if rule.outputs_follow_srcs:
+            if target.label in self._resolving:
+                self.outputs[target.label] = ()
+                return ()  # the cycle is reported by _srcs_of
+            srcs = self._srcs_of(target)
+            self._claim(target, rule.declare_outputs(target, srcs))
+        return self.outputs.setdefault(target.label, ())
+
+    def _claim(self, target: Target, declared) -> None:
+        paths = []
+        for relative, attr in declared:
+            line = target.line_of(attr)
+            path = self._inside_component(target, relative, line, attr)
+            if path is None:
+                continue
+            previous = self.owner.get(path)
+            if previous and previous[0].label != target.label:
+                other, other_attr = previous
+                self.problems.add(target.file, line,
+                                  f"{target.label}: output {path!r} is already produced by {other.label} "
+                                  f"({other.file}:{other.line_of(other_attr)})",
+                                  "An output has exactly one producer; remove it from one of the targets.")
+                continue
+            self.owner[path] = (target, attr)
+            paths.append(path)
+        self.outputs[target.label] = tuple(dict.fromkeys(paths))
+
+    def _inside_component(self, target: Target, relative: str, line: int, attr: str) -> str | None:
+        normal = posixpath.normpath(relative)
+        if posixpath.isabs(relative) or normal == ".." or normal.startswith("../") or normal == ".":
+            self.problems.add(target.file, line,
+                              f"{target.label}: {attr} path {relative!r} is absolute or leaves the component",
+                              "Outputs are written inside the component: give a relative path without '..'.")
+            return None
+        return target.path(normal)
+
+    # srcs ------------------------------------------------------------------------------------
+    def _srcs_of(self, target: Target) -> tuple[str, ...]:
+        if target.label in self.srcs:
+            return self.srcs[target.label]
+        self._resolving.append(target.label)
+        found: list[str] = []
+        entries = target.attrs.get("srcs", [])
+        for index, entry in enumerate(entries):
+            line = item_line(entries, index, target.line_of("srcs"))
+            if entry.startswith((":", "//")):
+                label = self._label(target, entry, line, "srcs")
+                if label is not None:
+                    found.extend(self._label_outputs(target, label, line))
+            else:
+                found.extend(self._paths(target, entry, line))
+        self._resolving.pop()
+        own = set(self.outputs.get(target.label, ()))
+        result = tuple(p for p in dict.fromkeys(found) if p not in own)
+        for path in result:
+            producer = self.owner.get(path)
+            if producer and producer[0].label != target.label:
+                self.edges[target.label].setdefault(producer[0].label, target.line_of("srcs"))
+        self.srcs[target.label] = result
+        return result
+
+    def _label_outputs(self, target: Target, label: Label, line: int) -> tuple[str, ...]:
+        if label in self._resolving:
+            cycle = self._resolving[self._resolving.index(label):] + [label]
+            self._report_cycle(cycle)
+            return ()
+        self.edges[target.label].setdefault(label, line)
+        return self._outputs_of(self.targets[label])
+
+    def _paths(self, target: Target, entry: str, line: int) -> list[str]:
+        normal = posixpath.normpath(entry)
+        if posixpath.isabs(entry) or normal == ".." or normal.startswith("../"):
+            self.problems.add(target.file, line, f"{target.label}: srcs entry {entry!r} leaves the component",
+                              "Name files inside the component; use a label (//component:target) "
+                              "for another component's outputs.")
+            return []
+        pattern = target.path(normal)
+        if GLOB_CHARS.search(entry):
+            matches = self._glob(pattern)
+            if not matches:
+                self.problems.add(target.file, line, f"{target.label}: glob {entry!r} matches no file",
+                                  "Fix the pattern, or remove it if the files are gone.")
+            return matches
+        if pattern in self.owner or os.path.isfile(os.path.join(self.root, pattern)):
+            return [pattern]
+        self.problems.add(target.file, line, f"{target.label}: srcs file {entry!r} does not exist "
+                          "and no target produces it", f"Create {pattern}, or fix the path.")
+        return []
+
+    def _glob(self, pattern: str) -> list[str]:
+        on_disk = globlib.glob(pattern, root_dir=self.root, recursive=True)
+        found = {p for p in on_disk
+                 if not p.startswith(".ksbuild/") and os.path.isfile(os.path.join(self.root, p))}
+        matcher = _glob_regex(pattern)
+        found.update(p for p in self.owner if matcher.match(p))
+        return sorted(found)
+
+    # deps ------------------------------------------------------------------------------------
+    def _label(self, target: Target, text: str, line: int, attr: str) -> Label | None:
+        if text.startswith(":"):
+            component, name = target.label.component, text[1:]
+        else:
+            component, _, name = text[2:].partition(":")
+        label = Label(component, name)
+        if not name or label not in self.targets:
+            hint = ("No component of that name in workspace.yaml." if component not in self.components
+                    else f"Targets of {component}: {', '.join(sorted(l.target for l in self.targets if l.component == component)) or 'none'}.")
+            self.problems.add(target.file, line, f"{target.label}: {attr} names unknown target {text!r}",
+                              f"Write ':target' or '//component:target'. {hint}")
+            return None
+        if label == target.label:
+            self.problems.add(target.file, line, f"{target.label}: {attr} names the target itself",
+                              "Remove the self-reference.")
+            return None
+        return label
+
+    def _explicit_deps(self, target: Target) -> tuple[str, ...]:
+        found: list[str] = []
+        entries = target.attrs.get("deps", [])
+        for index, entry in enumerate(entries):
+            line = item_line(entries, index, target.line_of("deps"))
+            label = self._label(target, entry, line, "deps")
+            if label is not None:
+                self.edges[target.label].setdefault(label, line)
+                found.extend(self.outputs.get(label, ()))
+        return tuple(dict.fromkeys(found))
+
+    def _topological_order(self) -> list[Label]:
+        order: list[Label] = []
+        state: dict[Label, int] = {}  # 1 visiting, 2 done
+        for start in sorted(self.targets):
+            if state.get(start):
+                continue
+            stack: list[tuple[Label, list[Label]]] = [(start, sorted(self.edges[start]))]
+            state[start] = 1
+            while stack:
+                label, pending = stack[-1]
+                if not pending:
+                    stack.pop()
+                    state[label] = 2
+                    order.append(label)
+                    continue
+                nxt = pending.pop(0)
+                if state.get(nxt) == 1:
+                    path = [entry[0] for entry in stack]
+                    self._report_cycle(path[path.index(nxt):] + [nxt])
+                    raise ConfigError(self.problems.items)
+                if not state.get(nxt):
+                    state[nxt] = 1
+                    stack.append((nxt, sorted(self.edges[nxt])))
+        return order
+
+    def _report_cycle(self, cycle: list[Label]) -> None:
+        first = self.targets[cycle[0]]
+        steps = "\n".join(f"      {label}  ({self.targets[label].file}:{self.targets[label].line})" for label in cycle)
+        self.problems.add(first.file, first.line, f"dependency cycle: {' -> '.join(map(str, cycle))}\n{steps}",
+                          "Break the cycle: a target cannot depend, directly or not, on itself.")
+
+    # planning --------------------------------------------------------------------------------
+    def _plan(self, target: Target, dep_outputs: tuple[str, ...]) -> TargetPlan:
+        rule = RULES[target.rule]
+        srcs = self._srcs_of(target)
+        outputs = self.outputs[target.label]
+        inputs = Inputs(srcs=srcs, dep_outputs=dep_outputs)
+        actions = rule.plan(target, inputs)
+        clash = sorted(set(inputs.all) & set(outputs))
+        if clash:
+            self.problems.add(target.file, target.line, f"{target.label}: {clash[0]!r} is both an input and an output",
+                              "A target cannot rewrite its own input; write the result to another file.")
+        materials = [a.key_material() for a in actions]
+        parts = {
+            "rule": f"{rule.name}@{rule.version}",
+            "command": digest_of([{k: v for k, v in m.items() if k not in ("inputs", "outputs", "tools")}
+                                  for m in materials]),
+            "tools": digest_of([m["tools"] for m in materials]),
+            "inputs": digest_of(list(inputs.all)),
+            "outputs": digest_of(list(outputs)),
+            "layout": digest_of([[m["inputs"], m["outputs"]] for m in materials]),
+        }
+        return TargetPlan(target=target, rule_version=rule.version, actions=actions, inputs=inputs.all,
+                          outputs=outputs, deps=tuple(sorted(self.edges[target.label])), parts=parts)
+
+
+def _glob_regex(pattern: str) -> re.Pattern:
+    """A glob (with `**` for any depth) as a regular expression over '/'-separated paths."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                out.append(re.escape("["))
+                i += 1
+            else:
+                body = pattern[i + 1:end]
+                out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+                i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")

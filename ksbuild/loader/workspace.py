@@ -1,0 +1,90 @@
+"""workspace.yaml: which components make up the workspace."""
+from __future__ import annotations
+
+import os
+import re
+
+from ksbuild.errors import ConfigError, Problems
+from ksbuild.loader import yamlfile
+from ksbuild.loader.schema import Field, check
+from ksbuild.model import Component, Workspace
+
+WORKSPACE_FILE = "workspace.yaml"
+BUILD_FILE = "BUILD.yaml"
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# Task names ksbuild defines itself, and doit's commands: a component may not take them.
+RESERVED_NAMES = frozenset({
+    "build", "generate", "graph", "verify", "versions", "tools", "cache-gc",
+    "run", "list", "info", "clean", "forget", "ignore", "help", "auto", "dumpdb", "strace",
+    "reset-dep", "tabcompletion",
+})
+
+WORKSPACE_FIELDS = (
+    Field("components", "mapping", "the components of the workspace, by name", required=True),
+)
+COMPONENT_FIELDS = (
+    Field("path", "string", "the component's directory, relative to workspace.yaml; it holds BUILD.yaml",
+          required=True),
+)
+
+
+def find_root(start: str) -> str | None:
+    """The nearest directory at or above `start` that holds workspace.yaml."""
+    current = os.path.abspath(start)
+    while True:
+        if os.path.isfile(os.path.join(current, WORKSPACE_FILE)):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def load_workspace(root: str) -> Workspace:
+    root = os.path.abspath(root)
+    data = yamlfile.load(os.path.join(root, WORKSPACE_FILE), WORKSPACE_FILE)
+    problems = Problems()
+    if not check(data, WORKSPACE_FIELDS, file=WORKSPACE_FILE, line=getattr(data, "line", 1),
+                 where="workspace.yaml", problems=problems):
+        problems.raise_if_any()
+    components = []
+    entries = data["components"]
+    for name, spec in entries.items():
+        line = entries.line_of(name)
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            problems.add(WORKSPACE_FILE, line, f"component name {name!r} is not valid",
+                         "Use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit.")
+            continue
+        if name in RESERVED_NAMES:
+            problems.add(WORKSPACE_FILE, line, f"component name {name!r} is reserved for a ksbuild or doit command",
+                         "Rename the component.")
+            continue
+        where = f"component {name!r}"
+        if not check(spec, COMPONENT_FIELDS, file=WORKSPACE_FILE, line=line, where=where, problems=problems):
+            continue
+        path = _component_path(spec["path"], root, problems, spec.line_of("path"), where)
+        if path is not None:
+            components.append(Component(name, path, WORKSPACE_FILE, line))
+    problems.raise_if_any()
+    return Workspace(root=root, file=WORKSPACE_FILE, components=tuple(components))
+
+
+def _component_path(raw: str, root: str, problems: Problems, line: int, where: str) -> str | None:
+    path = os.path.normpath(raw).replace(os.sep, "/")
+    if os.path.isabs(raw) or path == ".." or path.startswith("../"):
+        problems.add(WORKSPACE_FILE, line, f"{where}: path {raw!r} is outside the workspace",
+                     "Give a directory inside the workspace, relative to workspace.yaml.")
+        return None
+    if not os.path.isfile(os.path.join(root, path, BUILD_FILE)):
+        problems.add(WORKSPACE_FILE, line, f"{where}: no {BUILD_FILE} in {path!r}",
+                     f"Create {path}/{BUILD_FILE} (it may hold just `targets: {{}}`) or fix the path.")
+        return None
+    return path
+
+
+def require_root(start: str) -> str:
+    root = find_root(start)
+    if root is None:
+        raise ConfigError.one(os.path.abspath(start), 0, f"no {WORKSPACE_FILE} here or in any parent directory",
+                              "Run ksbuild inside a workspace, or create workspace.yaml at its root.")
+    return root

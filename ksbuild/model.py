@@ -1,0 +1,117 @@
+"""Frozen data shared by the loader, the rules, the executor and the doit glue. No I/O here."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class Label:
+    """A target's address: `//component:target`; its doit task is `component:target`."""
+
+    component: str
+    target: str
+
+    def __str__(self) -> str:
+        return f"//{self.component}:{self.target}"
+
+    @property
+    def task(self) -> str:
+        return f"{self.component}:{self.target}"
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    path: str  # workspace-relative directory, '/'-separated
+    file: str  # where it is declared
+    line: int
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: str  # absolute path of the directory holding workspace.yaml
+    file: str
+    components: tuple[Component, ...]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A validated BUILD.yaml entry: common fields resolved, rule fields in `attrs`."""
+
+    label: Label
+    rule: str
+    component_dir: str  # workspace-relative
+    file: str
+    line: int
+    attrs: dict[str, Any]
+    attr_lines: dict[str, int]
+    doc: str = ""
+
+    def line_of(self, attr: str) -> int:
+        return self.attr_lines.get(attr, self.line)
+
+    def path(self, relative: str) -> str:
+        """A component-relative path as a workspace-relative one."""
+        return f"{self.component_dir}/{relative}" if self.component_dir not in ("", ".") else relative
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One sealed step: what runs (argv, or an in-process builtin with argv as its arguments),
+    where (cwd inside the execution root), with which environment and tools, reading exactly
+    `inputs` and producing exactly `outputs`. Paths are pairs (path in the execution root,
+    path in the workspace), so a rule can lay files out differently for a tool."""
+
+    mnemonic: str
+    description: str
+    argv: tuple[str, ...]
+    inputs: tuple[tuple[str, str], ...]
+    outputs: tuple[tuple[str, str], ...]
+    cwd: str = "."
+    env: tuple[tuple[str, str], ...] = ()
+    tools: tuple[str, ...] = ()
+    builtin: str = ""
+
+    def key_material(self) -> dict[str, Any]:
+        """Everything that can change the outputs, except input contents (hashed separately)."""
+        return {
+            "mnemonic": self.mnemonic,
+            "argv": list(self.argv),
+            "builtin": self.builtin,
+            "cwd": self.cwd,
+            "env": [list(pair) for pair in self.env],
+            "tools": list(self.tools),
+            "inputs": [list(pair) for pair in self.inputs],
+            "outputs": [list(pair) for pair in self.outputs],
+        }
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """A target after planning: what doit schedules and the executor runs."""
+
+    target: Target
+    rule_version: int
+    actions: tuple[ActionSpec, ...]
+    inputs: tuple[str, ...]  # workspace paths read (doit file_dep)
+    outputs: tuple[str, ...]  # workspace paths written (doit targets)
+    deps: tuple[Label, ...]  # targets that must run first
+    generated: bool = True  # outputs are derived files committed to git (`doit generate`)
+    parts: dict[str, str] = field(default_factory=dict)  # part name -> digest, to explain rebuilds
+
+    @property
+    def label(self) -> Label:
+        return self.target.label
+
+    @property
+    def digest(self) -> str:
+        return digest_of(self.parts)
+
+
+def digest_of(value: Any) -> str:
+    """SHA-256 of a canonical JSON encoding."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,60 @@
+"""Rules turn a validated target into frozen action descriptions. They never run anything.
+
+The registry is explicit: a rule exists when it is listed in `RULES`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ksbuild.loader.schema import Field
+from ksbuild.model import ActionSpec, Target
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A target's inputs after resolution, as workspace paths."""
+
+    srcs: tuple[str, ...]  # from `srcs`: files, glob matches and labelled targets' outputs
+    dep_outputs: tuple[str, ...]  # outputs of the targets named in `deps`
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.srcs + self.dep_outputs))
+
+
+# Declared outputs: (component-relative path, the field that declared it, for error lines).
+Declared = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    version: int  # bump when the rule's plan changes what it produces: it reruns every target using it
+    doc: str
+    fields: tuple[Field, ...]
+    declare_outputs: Callable[..., Declared]  # (target) or (target, srcs) when outputs_follow_srcs
+    plan: Callable[[Target, Inputs], tuple[ActionSpec, ...]]
+    outputs_follow_srcs: bool = False  # outputs are named after the resolved srcs (copy)
+
+
+def in_place(paths) -> tuple[tuple[str, str], ...]:
+    """Path pairs for files that sit at the same place in the execution root as in the workspace."""
+    return tuple((path, path) for path in paths)
+
+
+def _registry() -> dict[str, Rule]:
+    from ksbuild.rules import command, copy
+
+    return {rule.name: rule for rule in (command.RULE, copy.RULE)}
+
+
+RULES: dict[str, Rule] = _registry()
+
+COMMON_FIELDS = (
+    Field("rule", "string", "which rule builds the target: " + ", ".join(sorted(RULES)), required=True),
+    Field("srcs", "strings", "input files: paths or globs relative to the component (`*`, `**`), "
+          "or labels (`:target`, `//component:target`) meaning that target's outputs"),
+    Field("deps", "strings", "labels of targets whose outputs this target also reads; they build first"),
+    Field("doc", "string", "one line shown by `doit list`"),
+)
