@@ -55,7 +55,8 @@ class _Planner:
                 self._claim(target, RULES[target.rule].declare_outputs(target))
         for target in self.targets.values():
             self._outputs_of(target)
-        self.problems.raise_if_any()
+        for target in self.targets.values():
+            self._srcs_of(target)
         dep_outputs = {label: self._explicit_deps(t) for label, t in self.targets.items()}
         self.problems.raise_if_any()
         order = self._topological_order()

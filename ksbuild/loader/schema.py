@@ -37,6 +37,11 @@ def type_name(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
+        if not value:
+            return "an empty list"
+        odd = next((item for item in value if not isinstance(item, str) or not item), None)
+        if odd is not None or "" in value:
+            return f"a list holding {type_name(odd)} (quote it to make it a string)"
         return "a list"
     if value is None:
         return "nothing (null)"

@@ -44,11 +44,12 @@ def load_workspace(root: str) -> Workspace:
     root = os.path.abspath(root)
     data = yamlfile.load(os.path.join(root, WORKSPACE_FILE), WORKSPACE_FILE)
     problems = Problems()
-    if not check(data, WORKSPACE_FIELDS, file=WORKSPACE_FILE, line=getattr(data, "line", 1),
-                 where="workspace.yaml", problems=problems):
+    check(data, WORKSPACE_FIELDS, file=WORKSPACE_FILE, line=getattr(data, "line", 1), where="workspace.yaml",
+          problems=problems)
+    entries = data.get("components") if isinstance(data, dict) else None
+    if not isinstance(entries, dict):
         problems.raise_if_any()
     components = []
-    entries = data["components"]
     for name, spec in entries.items():
         line = entries.line_of(name)
         if not isinstance(name, str) or not NAME_PATTERN.match(name):

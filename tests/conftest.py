@@ -1,0 +1,63 @@
+"""Shared helpers: throw-away workspaces and real doit runs in them."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DODO = "from ksbuild.dodo import *  # noqa\n"
+
+
+class Workspace:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def write(self, relative: str, text: str, dedent: bool = True) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text) if dedent else text)
+        return path
+
+    def read(self, relative: str) -> str:
+        return (self.root / relative).read_text()
+
+    def doit(self, *args: str, check: bool = True, cwd: Path | None = None,
+             timeout: float = 300) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "doit", *args], cwd=cwd or self.root,
+                                capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"doit {' '.join(args)} exited {result.returncode}\n"
+                                 f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        return result
+
+    def last_run(self) -> dict:
+        return json.loads((self.root / ".ksbuild" / "last-run.json").read_text())
+
+    def statuses(self) -> dict[str, str]:
+        return {t["task"]: t["status"] for t in self.last_run()["tasks"]}
+
+    def executed(self) -> set[str]:
+        return {t for t, s in self.statuses().items() if s == "executed"}
+
+    def reasons(self) -> dict[str, str]:
+        return {t["task"]: t["reason"] for t in self.last_run()["tasks"]}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    ws = Workspace(tmp_path / "ws")
+    ws.root.mkdir()
+    ws.write("dodo.py", DODO)
+    return ws
+
+
+def bump_mtime(path: Path) -> None:
+    """Make a file look modified to a checker that trusts timestamps."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
