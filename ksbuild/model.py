@@ -50,7 +50,10 @@ class Target:
     attr_lines: dict[str, int]
     doc: str = ""
 
-    def line_of(self, attr: str) -> int:
+    def line_of(self, attr: str, index: int | None = None) -> int:
+        """Line of a field, or of item `index` of a list field."""
+        if index is not None and f"{attr}[{index}]" in self.attr_lines:
+            return self.attr_lines[f"{attr}[{index}]"]
         return self.attr_lines.get(attr, self.line)
 
     def path(self, relative: str) -> str:
@@ -109,6 +112,15 @@ class TargetPlan:
     @property
     def digest(self) -> str:
         return digest_of(self.parts)
+
+
+@dataclass(frozen=True)
+class BuildGraph:
+    """The planned workspace: what doit schedules."""
+
+    workspace: Workspace
+    plans: dict[str, TargetPlan]  # by task name (`component:target`), dependencies first
+    watched: tuple[str, ...] = ()  # files and directories the plan was made from (for the plan cache)
 
 
 def digest_of(value: Any) -> str:

@@ -13,21 +13,13 @@ _PART_REASONS = (
 )
 
 
-def plan_unchanged(task, values, digest, parts):
-    """doit `uptodate` check: the plan (everything but input contents) is what last succeeded.
-    When it is not, the reason is left on the task for the run record."""
-    if values.get("plan") == digest:
-        return True
-    task.ksbuild_reason = plan_change(values, parts, sorted(task.file_dep))
-    return False
-
-
-def plan_change(values: dict, parts: dict, inputs: list[str]) -> str:
-    previous = values.get("parts")
-    if not previous:
+def plan_change(previous: dict | None, parts: dict, inputs) -> str:
+    """Why a plan differs from `previous` ({"parts": ..., "inputs": [...]}, or None)."""
+    if not previous or not previous.get("parts"):
         return "never built here"
-    if previous.get("inputs") != parts.get("inputs"):
-        before, now = set(values.get("inputs", ())), set(inputs)
+    before_parts = previous["parts"]
+    if before_parts.get("inputs") != parts.get("inputs"):
+        before, now = set(previous.get("inputs", ())), set(inputs)
         added, removed = sorted(now - before), sorted(before - now)
         text = "; ".join(filter(None, [
             f"input added: {_short(added)}" if added else "",
@@ -35,16 +27,16 @@ def plan_change(values: dict, parts: dict, inputs: list[str]) -> str:
         ]))
         return text or "input order changed"
     for part, reason in _PART_REASONS:
-        if previous.get(part) != parts.get(part):
+        if before_parts.get(part) != parts.get(part):
             if part == "rule":
-                return f"{reason} ({previous.get(part)} -> {parts.get(part)})"
+                return f"{reason} ({before_parts.get(part)} -> {parts.get(part)})"
             return reason
     return "plan changed"
 
 
 def run_reason(task) -> str:
     """Why doit decided to run `task` (called just before it runs)."""
-    reason = getattr(task, "ksbuild_reason", None)
+    reason = (task.meta or {}).get("plan_change")
     if reason:
         return reason
     missing = sorted(t for t in task.targets if not os.path.exists(t))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from ksbuild.loader.graph import BuildGraph
+from ksbuild.model import BuildGraph
 
 
 def _node_id(name: str, prefix: str = "t_") -> str:

@@ -8,10 +8,10 @@ import time
 
 from doit.reporter import ConsoleReporter
 
+from ksbuild.cli import state
 from ksbuild.cli.explain import run_reason
 
-RECORD_DIR = ".ksbuild"
-RECORD_FILE = os.path.join(RECORD_DIR, "last-run.json")
+RECORD_FILE = os.path.join(state.STATE_DIR, "last-run.json")
 STARTED = time.monotonic()  # when ksbuild's doit glue was imported: the run's start
 
 
@@ -32,6 +32,7 @@ class RunRecorder(ConsoleReporter):
         self.records: dict[str, dict] = {}
         self.reasons: dict[str, str] = {}
         self.began: dict[str, float] = {}
+        self.new_plans: dict[str, dict] = {}  # succeeded targets whose plan changed
 
     def execute_task(self, task):
         if not is_command(task):
@@ -43,6 +44,8 @@ class RunRecorder(ConsoleReporter):
     def add_success(self, task):
         super().add_success(task)
         if is_target(task):
+            if "parts" in task.meta:
+                self.new_plans[task.name] = task.meta
             values = task.values or {}
             record = self._record(task, values.get("status", "executed"), values.get("seconds"))
             if values.get("cache"):
@@ -78,15 +81,17 @@ class RunRecorder(ConsoleReporter):
         seconds = round(time.monotonic() - STARTED, 3)
         summary = (f"ksbuild: {len(tasks)} tasks: {counts['executed']} executed, {counts['cache-hit']} from cache, "
                    f"{counts['up-to-date']} up to date, {counts['failed']} failed in {seconds:.1f} s")
-        _write_json(RECORD_FILE, {"command": sys.argv[1:], "seconds": seconds, "counts": counts,
-                                  "summary": summary, "tasks": tasks})
+        state.record_success(os.getcwd(), self.new_plans)
+        _write_record(RECORD_FILE, {"command": sys.argv[1:], "seconds": seconds, "counts": counts,
+                                    "summary": summary}, tasks)
         self.write(summary + "\n")
 
 
-def _write_json(path: str, data) -> None:
+def _write_record(path: str, head: dict, tasks: list[dict]) -> None:
+    """JSON with one task per line: readable, and written by json's fast encoder."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     temporary = f"{path}.{os.getpid()}.tmp"
+    body = ",\n  ".join(json.dumps(task) for task in tasks)
     with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.write("\n")
+        handle.write(json.dumps(head)[:-1] + ',\n "tasks": [\n  ' + body + "\n ]\n}\n")
     os.replace(temporary, path)

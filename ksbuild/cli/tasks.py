@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import sys
 
-from ksbuild.cli.explain import plan_unchanged
-from ksbuild.cli.reporter import RECORD_DIR
+from ksbuild.cli import state
+from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.exec.executor import run_target
-from ksbuild.loader.graph import BuildGraph, load_graph
+from ksbuild.loader.plancache import load_graph_cached
+from ksbuild.model import BuildGraph
 
 _GRAPHS: dict[str, BuildGraph] = {}
 
@@ -17,13 +18,13 @@ _GRAPHS: dict[str, BuildGraph] = {}
 def graph_for(root: str) -> BuildGraph:
     """The workspace's planned graph, loaded once per process."""
     if root not in _GRAPHS:
-        _GRAPHS[root] = load_graph(root)
+        _GRAPHS[root] = load_graph_cached(root)
     return _GRAPHS[root]
 
 
 def prepare_state_dir(root: str) -> None:
     """`.ksbuild/` holds doit's state and the run record; it ignores itself in git."""
-    directory = os.path.join(root, RECORD_DIR)
+    directory = os.path.join(root, state.STATE_DIR)
     if not os.path.isdir(directory):
         os.makedirs(directory, exist_ok=True)
         with open(os.path.join(directory, ".gitignore"), "w") as handle:
@@ -34,19 +35,28 @@ def target_tasks(graph: BuildGraph):
     root = graph.workspace.root
     for component in graph.workspace.components:
         yield {"basename": component.name, "name": None, "doc": f"every target of component {component.name}"}
+    previous = state.previous_plans(root)
+    parts_before = None  # read only if some plan changed
     for task, plan in graph.plans.items():
-        values = {"plan": plan.digest, "parts": plan.parts, "inputs": list(plan.inputs)}
+        digest = plan.digest
+        unchanged = previous.get(task) == digest
+        meta = {"ksbuild": "target", "plan": digest}
+        if not unchanged:
+            if parts_before is None:
+                parts_before = state.previous_parts(root)
+            meta.update(plan_change=plan_change(parts_before.get(task), plan.parts, plan.inputs),
+                        parts=plan.parts, inputs=list(plan.inputs))
         yield {
             "basename": plan.label.component,
             "name": plan.label.target,
             "doc": plan.target.doc or f"{plan.target.rule}: {', '.join(plan.outputs[:3])}",
-            "actions": [(run_target, [root, task, plan.actions, values])],
+            "actions": [(run_target, [root, task, plan.actions])],
             "file_dep": list(plan.inputs),
             "targets": list(plan.outputs),
             "task_dep": [dep.task for dep in plan.deps],
-            "uptodate": [(plan_unchanged, [plan.digest, plan.parts])],
+            "uptodate": [unchanged],
             "clean": True,
-            "meta": {"ksbuild": "target"},
+            "meta": meta,
         }
 
 

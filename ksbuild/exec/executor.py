@@ -26,9 +26,9 @@ class ActionFailed(Exception):
     """An action did not produce its outputs; the message says what ran and what it printed."""
 
 
-def run_target(root: str, task: str, actions: tuple[ActionSpec, ...], values: dict):
-    """doit action: run every action of one target in order. Returns the values doit stores
-    (used to explain the next rebuild), or doit's TaskFailed."""
+def run_target(root: str, task: str, actions: tuple[ActionSpec, ...]):
+    """doit action: run every action of one target in order. Returns what doit stores as the
+    task's values (how it went), or doit's TaskFailed."""
     started = time.monotonic()
     notes = []
     try:
@@ -40,7 +40,7 @@ def run_target(root: str, task: str, actions: tuple[ActionSpec, ...], values: di
         return TaskFailed(f"{task}: {failure}")
     if notes:
         print("\n".join(notes))
-    return dict(values, status="executed", seconds=round(time.monotonic() - started, 3))
+    return {"status": "executed", "seconds": round(time.monotonic() - started, 3)}
 
 
 def run_action(root: str, action: ActionSpec) -> list[str]:

@@ -7,6 +7,7 @@ import re
 
 from ksbuild.errors import Problems
 from ksbuild.loader import yamlfile
+from ksbuild.loader.yamlfile import LinedList
 from ksbuild.loader.schema import Field, check
 from ksbuild.loader.workspace import BUILD_FILE
 from ksbuild.model import Component, Label, Target
@@ -66,7 +67,25 @@ def _target(component: Component, file: str, name: str, spec, line: int, problem
         component_dir=component.path,
         file=file,
         line=line,
-        attrs=dict(spec),
-        attr_lines=dict(spec.lines),
+        attrs=_plain(spec),
+        attr_lines=_lines(spec),
         doc=spec.get("doc", ""),
     )
+
+
+def _lines(spec) -> dict[str, int]:
+    """Line of each field, and of each list item as `field[i]`."""
+    lines = dict(spec.lines)
+    for key, value in spec.items():
+        if isinstance(value, LinedList):
+            lines.update({f"{key}[{i}]": line for i, line in enumerate(value.lines)})
+    return lines
+
+
+def _plain(value):
+    """Plain dicts and lists: a planned graph must not need the YAML loader to be unpickled."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value

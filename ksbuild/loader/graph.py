@@ -2,29 +2,17 @@
 cycles refused, and every target planned into actions by its rule."""
 from __future__ import annotations
 
-import glob as globlib
 import os
 import posixpath
 import re
-from dataclasses import dataclass
 
 from ksbuild.errors import ConfigError, Problems
-from ksbuild.loader.buildfile import load_targets
-from ksbuild.loader.schema import item_line
+from ksbuild.loader.buildfile import build_file_path, load_targets
 from ksbuild.loader.workspace import load_workspace
-from ksbuild.model import Label, Target, TargetPlan, Workspace, digest_of
+from ksbuild.model import BuildGraph, Label, Target, TargetPlan, digest_of
 from ksbuild.rules import RULES, Inputs
 
 GLOB_CHARS = re.compile(r"[*?\[]")
-
-
-@dataclass(frozen=True)
-class BuildGraph:
-    workspace: Workspace
-    plans: dict[str, TargetPlan]  # by task name (`component:target`), dependencies first
-
-    def plan(self, task: str) -> TargetPlan:
-        return self.plans[task]
 
 
 def load_graph(root: str) -> BuildGraph:
@@ -33,7 +21,9 @@ def load_graph(root: str) -> BuildGraph:
     problems = Problems()
     targets = [t for component in workspace.components for t in load_targets(workspace.root, component, problems)]
     problems.raise_if_any()
-    return _Planner(workspace, targets).run()
+    planner = _Planner(workspace, targets)
+    planner.watched.update([workspace.file] + [build_file_path(c) for c in workspace.components])
+    return planner.run()
 
 
 class _Planner:
@@ -48,6 +38,7 @@ class _Planner:
         self.srcs: dict[Label, tuple[str, ...]] = {}
         self.edges: dict[Label, dict[Label, int]] = {t.label: {} for t in targets}  # dep -> line
         self._resolving: list[Label] = []
+        self.watched: set[str] = set()  # directories whose listing the plan depends on, and the build files
 
     def run(self) -> BuildGraph:
         for target in self.targets.values():
@@ -65,7 +56,7 @@ class _Planner:
             target = self.targets[label]
             plans[label.task] = self._plan(target, dep_outputs[label])
         self.problems.raise_if_any()
-        return BuildGraph(self.workspace, plans)
+        return BuildGraph(self.workspace, plans, tuple(sorted(self.watched)))
 
     # outputs ---------------------------------------------------------------------------------
     def _outputs_of(self, target: Target) -> tuple[str, ...]:
@@ -116,7 +107,7 @@ class _Planner:
         found: list[str] = []
         entries = target.attrs.get("srcs", [])
         for index, entry in enumerate(entries):
-            line = item_line(entries, index, target.line_of("srcs"))
+            line = target.line_of("srcs", index)
             if entry.startswith((":", "//")):
                 label = self._label(target, entry, line, "srcs")
                 if label is not None:
@@ -155,6 +146,7 @@ class _Planner:
                 self.problems.add(target.file, line, f"{target.label}: glob {entry!r} matches no file",
                                   "Fix the pattern, or remove it if the files are gone.")
             return matches
+        self.watched.add(posixpath.dirname(pattern) or ".")
         if pattern in self.owner or os.path.isfile(os.path.join(self.root, pattern)):
             return [pattern]
         self.problems.add(target.file, line, f"{target.label}: srcs file {entry!r} does not exist "
@@ -162,10 +154,28 @@ class _Planner:
         return []
 
     def _glob(self, pattern: str) -> list[str]:
-        on_disk = globlib.glob(pattern, root_dir=self.root, recursive=True)
-        found = {p for p in on_disk
-                 if not p.startswith(".ksbuild/") and os.path.isfile(os.path.join(self.root, p))}
+        """Files on disk and declared outputs matching `pattern`; hidden names and .ksbuild/ are
+        skipped. The directories walked are watched: their listing decides the result."""
+        segments = pattern.split("/")
+        fixed = next(i for i, seg in enumerate(segments) if GLOB_CHARS.search(seg))
+        prefix = "/".join(segments[:fixed]) or "."
+        max_depth = None if "**" in pattern else len(segments) - fixed - 1
         matcher = _glob_regex(pattern)
+        found = set()
+        top = os.path.join(self.root, prefix)
+        for current, dirs, files in os.walk(top):
+            below = os.path.relpath(current, top).replace(os.sep, "/")
+            relative = posixpath.normpath(posixpath.join(prefix, below))
+            self.watched.add(relative)
+            depth = 0 if below == "." else below.count("/") + 1
+            if max_depth is not None and depth >= max_depth:
+                dirs[:] = []
+            else:
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in files:
+                path = name if relative == "." else f"{relative}/{name}"
+                if not name.startswith(".") and matcher.match(path):
+                    found.add(path)
         found.update(p for p in self.owner if matcher.match(p))
         return sorted(found)
 
@@ -192,7 +202,7 @@ class _Planner:
         found: list[str] = []
         entries = target.attrs.get("deps", [])
         for index, entry in enumerate(entries):
-            line = item_line(entries, index, target.line_of("deps"))
+            line = target.line_of("deps", index)
             label = self._label(target, entry, line, "deps")
             if label is not None:
                 self.edges[target.label].setdefault(label, line)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ksbuild.errors import Problems
-from ksbuild.loader.yamlfile import LinedDict, LinedList
+from ksbuild.loader.yamlfile import LinedDict
 
 # kind -> (description for messages and docs, check)
 _KINDS = {
@@ -83,6 +83,3 @@ def check(mapping: Any, fields: tuple[Field, ...], *, file: str, line: int, wher
 def _line(mapping: Any, key: Any) -> int:
     return mapping.line_of(key) if isinstance(mapping, LinedDict) else 0
 
-
-def item_line(sequence: Any, index: int, fallback: int) -> int:
-    return sequence.line_of(index) if isinstance(sequence, LinedList) else fallback

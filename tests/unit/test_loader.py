@@ -211,3 +211,31 @@ def test_changing_the_command_changes_only_the_command_part(workspace):
     changed = {k for k in before.parts if before.parts[k] != after.parts[k]}
     assert changed == {"command"}
     assert before.digest != after.digest
+
+
+def test_globs_recurse_with_double_star_skip_hidden_and_respect_depth(workspace):
+    files = ["a.go", "pkg/b.go", "pkg/deep/c.go", ".hidden.go", "pkg/.x/d.go", "x/one/k.txt", "x/one/two/k.txt"]
+    build(workspace, """\
+        targets:
+          all-go:
+            rule: command
+            srcs: ["**/*.go"]
+            outs: [o1]
+            cmd: ["true"]
+          top-go:
+            rule: command
+            srcs: ["*.go"]
+            outs: [o2]
+            cmd: ["true"]
+          one-level:
+            rule: command
+            srcs: ["x/*/k.txt"]
+            outs: [o3]
+            cmd: ["true"]
+        """, files=files)
+    graph = load_graph(str(workspace.root))
+    assert graph.plans["app:all-go"].inputs == ("app/a.go", "app/pkg/b.go", "app/pkg/deep/c.go")
+    assert graph.plans["app:top-go"].inputs == ("app/a.go",)
+    assert graph.plans["app:one-level"].inputs == ("app/x/one/k.txt",)
+    assert {"app", "app/pkg", "app/pkg/deep", "app/x", "app/x/one", "workspace.yaml", "app/BUILD.yaml"} \
+        <= set(graph.watched)

@@ -1,0 +1,54 @@
+"""What each target looked like when it last succeeded here, to decide and explain rebuilds.
+
+`plans.json` holds one digest per target and is read on every run; `plan-parts.json` holds the
+digest's parts and the input list, and is read only to explain a target whose plan changed.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+STATE_DIR = ".ksbuild"
+PLANS_FILE = os.path.join(STATE_DIR, "plans.json")
+PARTS_FILE = os.path.join(STATE_DIR, "plan-parts.json")
+
+
+def read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_json(path: str, data, lines: bool = False) -> None:
+    """Atomically; with `lines`, one top-level entry per line (readable, and json's fast encoder)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        if lines:
+            handle.write("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in data.items()) + "\n}\n")
+        else:
+            json.dump(data, handle)
+    os.replace(temporary, path)
+
+
+def previous_plans(root: str) -> dict[str, str]:
+    return read_json(os.path.join(root, PLANS_FILE))
+
+
+def previous_parts(root: str) -> dict[str, dict]:
+    return read_json(os.path.join(root, PARTS_FILE))
+
+
+def record_success(root: str, succeeded: dict[str, dict]) -> None:
+    """`succeeded`: task -> {"plan": digest, "parts": {...}, "inputs": [...]}."""
+    if not succeeded:
+        return
+    plans, parts = previous_plans(root), previous_parts(root)
+    for task, plan in succeeded.items():
+        plans[task] = plan["plan"]
+        parts[task] = {"parts": plan["parts"], "inputs": plan["inputs"]}
+    write_json(os.path.join(root, PLANS_FILE), plans, lines=True)
+    write_json(os.path.join(root, PARTS_FILE), parts, lines=True)
