@@ -31,10 +31,36 @@ class Component:
 
 
 @dataclass(frozen=True)
+class ToolPin:
+    """A tool installed with `go install PACKAGE@VERSION`."""
+
+    name: str
+    package: str
+    version: str
+
+    @property
+    def binary(self) -> str:
+        """The file name `go install` gives the command (a major-version suffix is skipped)."""
+        parts = self.package.split("/")
+        last = parts[-1]
+        if len(parts) > 1 and last[:1] == "v" and last[1:].isdigit():
+            last = parts[-2]
+        return last
+
+    def __str__(self) -> str:
+        return f"{self.package}@{self.version}"
+
+
+@dataclass(frozen=True)
 class Workspace:
     root: str  # absolute path of the directory holding workspace.yaml
     file: str
     components: tuple[Component, ...]
+    tools: tuple[ToolPin, ...] = ()
+    tool_lines: tuple[tuple[str, int], ...] = ()  # tool name -> line in workspace.yaml
+
+    def tool(self, name: str) -> ToolPin | None:
+        return next((t for t in self.tools if t.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -75,8 +101,11 @@ class ActionSpec:
     outputs: tuple[tuple[str, str], ...]
     cwd: str = "."
     env: tuple[tuple[str, str], ...] = ()
-    tools: tuple[str, ...] = ()
+    tools: tuple[ToolPin, ...] = ()  # their directories go first on PATH
     builtin: str = ""
+    output_dirs: tuple[tuple[str, str], ...] = ()  # owned directories: replaced whole, stale files go
+    stdout: str = ""  # exec path that receives the command's standard output (a declared output)
+    toolchain: str = ""  # "go": the Go toolchain and the machine's module settings are provided
 
     def key_material(self) -> dict[str, Any]:
         """Everything that can change the outputs, except input contents (hashed separately)."""
@@ -86,9 +115,11 @@ class ActionSpec:
             "builtin": self.builtin,
             "cwd": self.cwd,
             "env": [list(pair) for pair in self.env],
-            "tools": list(self.tools),
+            "tools": [str(tool) for tool in self.tools],
+            "toolchain": self.toolchain,
+            "stdout": self.stdout,
             "inputs": [list(pair) for pair in self.inputs],
-            "outputs": [list(pair) for pair in self.outputs],
+            "outputs": [list(pair) for pair in self.outputs + self.output_dirs],
         }
 
 
@@ -102,6 +133,7 @@ class TargetPlan:
     inputs: tuple[str, ...]  # workspace paths read (doit file_dep)
     outputs: tuple[str, ...]  # workspace paths written (doit targets)
     deps: tuple[Label, ...]  # targets that must run first
+    output_dirs: tuple[str, ...] = ()  # directories the target owns (doit targets too)
     generated: bool = True  # outputs are derived files committed to git (`doit generate`)
     parts: dict[str, str] = field(default_factory=dict)  # part name -> digest, to explain rebuilds
 

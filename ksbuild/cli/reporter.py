@@ -33,6 +33,7 @@ class RunRecorder(ConsoleReporter):
         self.reasons: dict[str, str] = {}
         self.began: dict[str, float] = {}
         self.new_plans: dict[str, dict] = {}  # succeeded targets whose plan changed
+        self.dir_files: dict[str, dict[str, list[str]]] = {}  # succeeded targets' owned directories
 
     def execute_task(self, task):
         if not is_command(task):
@@ -47,6 +48,8 @@ class RunRecorder(ConsoleReporter):
             if "parts" in task.meta:
                 self.new_plans[task.name] = task.meta
             values = task.values or {}
+            if values.get("dir_files"):
+                self.dir_files[task.name] = values["dir_files"]
             record = self._record(task, values.get("status", "executed"), values.get("seconds"))
             if values.get("cache"):
                 record["cache"] = values["cache"]
@@ -82,6 +85,7 @@ class RunRecorder(ConsoleReporter):
         summary = (f"ksbuild: {len(tasks)} tasks: {counts['executed']} executed, {counts['cache-hit']} from cache, "
                    f"{counts['up-to-date']} up to date, {counts['failed']} failed in {seconds:.1f} s")
         state.record_success(os.getcwd(), self.new_plans)
+        state.record_dir_files(os.getcwd(), self.dir_files)
         _write_record(RECORD_FILE, {"command": sys.argv[1:], "seconds": seconds, "counts": counts,
                                     "summary": summary}, tasks)
         self.write(summary + "\n")

@@ -11,6 +11,7 @@ import os
 STATE_DIR = ".ksbuild"
 PLANS_FILE = os.path.join(STATE_DIR, "plans.json")
 PARTS_FILE = os.path.join(STATE_DIR, "plan-parts.json")
+DIR_FILES_FILE = os.path.join(STATE_DIR, "dir-outputs.json")
 
 
 def read_json(path: str) -> dict:
@@ -52,3 +53,15 @@ def record_success(root: str, succeeded: dict[str, dict]) -> None:
         parts[task] = {"parts": plan["parts"], "inputs": plan["inputs"]}
     write_json(os.path.join(root, PLANS_FILE), plans, lines=True)
     write_json(os.path.join(root, PARTS_FILE), parts, lines=True)
+
+
+def previous_dir_files(root: str) -> dict[str, dict[str, list[str]]]:
+    """task -> owned directory -> the files it held after the task last succeeded."""
+    return read_json(os.path.join(root, DIR_FILES_FILE))
+
+
+def record_dir_files(root: str, produced: dict[str, dict[str, list[str]]]) -> None:
+    if produced:
+        known = previous_dir_files(root)
+        known.update(produced)
+        write_json(os.path.join(root, DIR_FILES_FILE), known, lines=True)

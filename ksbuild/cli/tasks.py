@@ -6,6 +6,7 @@ import os
 import sys
 
 from ksbuild.cli import state
+from ksbuild.cli.commands import install_tool, show_graph, show_tools
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.exec.executor import run_target
@@ -37,6 +38,7 @@ def target_tasks(graph: BuildGraph):
         yield {"basename": component.name, "name": None, "doc": f"every target of component {component.name}"}
     previous = state.previous_plans(root)
     parts_before = None  # read only if some plan changed
+    dir_files = state.previous_dir_files(root) if any(p.output_dirs for p in graph.plans.values()) else {}
     for task, plan in graph.plans.items():
         digest = plan.digest
         unchanged = previous.get(task) == digest
@@ -52,12 +54,18 @@ def target_tasks(graph: BuildGraph):
             "doc": plan.target.doc or f"{plan.target.rule}: {', '.join(plan.outputs[:3])}",
             "actions": [(run_target, [root, task, plan.actions])],
             "file_dep": list(plan.inputs),
-            "targets": list(plan.outputs),
-            "task_dep": [dep.task for dep in plan.deps],
+            "targets": [*plan.outputs, *plan.output_dirs, *_owned_files(plan, dir_files.get(task, {}))],
+            "task_dep": [dep.task for dep in plan.deps]
+                        + sorted({f"tool:{t.name}" for a in plan.actions for t in a.tools}),
             "uptodate": [unchanged],
             "clean": True,
             "meta": meta,
         }
+
+
+def _owned_files(plan, recorded: dict[str, list[str]]) -> list[str]:
+    """Files last produced in the target's owned directories: one deleted by hand rebuilds it."""
+    return [f"{directory}/{name}" for directory in plan.output_dirs for name in recorded.get(directory, ())]
 
 
 def group_tasks(graph: BuildGraph):
@@ -68,25 +76,40 @@ def group_tasks(graph: BuildGraph):
            "task_dep": [task for task in everything if graph.plans[task].generated]}
 
 
-def show_graph(root: str, format: str) -> None:  # noqa: A002 (doit passes the param by name)
-    from ksbuild.cli import graphview
-
-    sys.stdout.write(graphview.FORMATS[format](graph_for(root)))
-
-
 def command_tasks(graph: BuildGraph):
     root = graph.workspace.root
-    yield {
-        "basename": "graph",
-        "doc": "print the build graph (--format mermaid|dot)",
-        "actions": [(show_graph, [root])],
-        "params": [{"name": "format", "long": "format", "default": "mermaid",
-                    "choices": (("mermaid", "Mermaid flowchart"), ("dot", "Graphviz digraph")),
-                    "help": "output format: mermaid (default) or dot"}],
-        "uptodate": [False],
-        "verbosity": 2,
-        "meta": {"ksbuild": "command"},
-    }
+    command = {"uptodate": [False], "verbosity": 2, "meta": {"ksbuild": "command"}}
+    yield dict(command, basename="graph", doc="print the build graph (--format mermaid|dot)",
+               actions=[(show_graph, [root])],
+               params=[{"name": "format", "long": "format", "default": "mermaid",
+                        "choices": (("mermaid", "Mermaid flowchart"), ("dot", "Graphviz digraph")),
+                        "help": "output format: mermaid (default) or dot"}])
+    if graph.workspace.tools:
+        yield dict(command, basename="tools", doc="install the pinned tools and list name, version, digest, path",
+                   actions=[(show_tools, [root])], task_dep=["tool"])
+
+
+def tool_tasks(graph: BuildGraph):
+    """`tool:NAME` installs one pinned tool into the machine's tool store."""
+    if not graph.workspace.tools:
+        return
+    installed = _installed_tools(graph.workspace.tools)
+    yield {"basename": "tool", "name": None, "doc": "install every pinned tool"}
+    for pin in graph.workspace.tools:
+        yield {"basename": "tool", "name": pin.name, "doc": f"go install {pin}",
+               "actions": [(install_tool, [pin])], "uptodate": [pin.name in installed],
+               "meta": {"ksbuild": "tool"}}
+
+
+def _installed_tools(pins) -> set[str]:
+    from ksbuild.toolchain import store
+    from ksbuild.toolchain.goenv import GoMissing, go_env
+
+    try:
+        go = go_env()
+    except GoMissing:
+        return set()
+    return {pin.name for pin in pins if store.installed_digest(pin, go)}
 
 
 def all_tasks(root: str):
@@ -100,4 +123,5 @@ def all_tasks(root: str):
     prepare_state_dir(root)
     yield from target_tasks(graph)
     yield from group_tasks(graph)
+    yield from tool_tasks(graph)
     yield from command_tasks(graph)

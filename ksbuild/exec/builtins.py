@@ -1,17 +1,86 @@
 """In-process actions, run by the executor inside the sandbox like any process.
 
-Each takes the sandbox's working directory and the action's argv, and raises on failure.
+Each takes the sandbox's working directory and the action's argv, and raises OSError or
+ValueError on failure.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
+
+_DOCUMENT_START = re.compile(r"^---[ \t]*$", re.MULTILINE)
+_KIND = re.compile(r"^kind:[ \t]*['\"]?([A-Za-z0-9]+)", re.MULTILINE)
 
 
 def copy(cwd: str, argv: tuple[str, ...]) -> None:
-    """argv is (source, destination) pairs, relative to the execution root's working directory."""
+    """argv is (source, destination) pairs, relative to the working directory."""
     for source, destination in zip(argv[0::2], argv[1::2]):
         shutil.copyfile(os.path.join(cwd, source), os.path.join(cwd, destination))
 
 
-BUILTINS = {"copy": copy}
+def split_documents(text: str) -> list[str]:
+    """The documents of a YAML stream, as text, without separators or empty documents."""
+    return [doc.strip("\n") + "\n" for doc in _DOCUMENT_START.split(text) if doc.strip()]
+
+
+def kind_of(document: str) -> str:
+    match = _KIND.search(document)
+    return match.group(1) if match else ""
+
+
+def join_documents(documents: list[str]) -> str:
+    return "---\n".join(documents)
+
+
+def split_crds(cwd: str, argv: tuple[str, ...]) -> None:
+    """argv: (stream, rest_out, crds_out): CustomResourceDefinitions to one file, the rest to the other."""
+    source, rest_out, crds_out = (os.path.join(cwd, p) for p in argv)
+    with open(source, encoding="utf-8") as handle:
+        documents = split_documents(handle.read())
+    crds = [d for d in documents if kind_of(d) == "CustomResourceDefinition"]
+    rest = [d for d in documents if kind_of(d) != "CustomResourceDefinition"]
+    for path, chosen in ((rest_out, rest), (crds_out, crds)):
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(join_documents(chosen))
+
+
+def helm_templates(cwd: str, argv: tuple[str, ...]) -> None:
+    """argv: (stream, out, prefix). What `scripts/add-helm-code.sh add` did, without yq: drop lines
+    starting with `#{{-`, and prefix the names of ClusterRoles and ClusterRoleBindings, and the
+    bindings' roleRef names, with `prefix` (a Helm values expression)."""
+    source, out, prefix = os.path.join(cwd, argv[0]), os.path.join(cwd, argv[1]), argv[2]
+    with open(source, encoding="utf-8") as handle:
+        text = "".join(line for line in handle.read().splitlines(keepends=True) if not line.startswith("#{{-"))
+    documents = []
+    for document in split_documents(text):
+        kind = kind_of(document)
+        if kind in ("ClusterRole", "ClusterRoleBinding"):
+            document = _prefix_name(document, "metadata", prefix)
+        if kind == "ClusterRoleBinding":
+            document = _prefix_name(document, "roleRef", prefix)
+        documents.append(document)
+    with open(out, "w", encoding="utf-8") as handle:
+        handle.write(join_documents(documents))
+
+
+def _prefix_name(document: str, block: str, prefix: str) -> str:
+    """Prefix `name:` directly inside the top-level mapping `block` (kustomize's 2-space layout)."""
+    lines = document.splitlines(keepends=True)
+    inside = False
+    for index, line in enumerate(lines):
+        if not line.startswith((" ", "\t")) and line.strip():
+            inside = line.rstrip() == f"{block}:"
+            continue
+        match = re.match(r"^(  name:[ \t]*)(.+?)[ \t]*$", line) if inside else None
+        if match:
+            name = match.group(2).strip("'\"")
+            quoted = (prefix + name).replace("'", "''")
+            lines[index] = f"{match.group(1)}'{quoted}'\n"
+            break
+    else:
+        raise ValueError(f"no `{block}.name` in a {kind_of(document)} document")
+    return "".join(lines)
+
+
+BUILTINS = {"copy": copy, "split_crds": split_crds, "helm_templates": helm_templates}

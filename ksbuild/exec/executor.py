@@ -6,16 +6,14 @@ leaves the previous outputs untouched.
 """
 from __future__ import annotations
 
-import filecmp
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import time
-import uuid
 
 from ksbuild.exec.builtins import BUILTINS
+from ksbuild.exec.commit import commit_dir, commit_files
 from ksbuild.exec.sandbox import Sandbox, files_under, sandbox_for
 from ksbuild.model import ActionSpec
 
@@ -28,38 +26,66 @@ class ActionFailed(Exception):
 
 def run_target(root: str, task: str, actions: tuple[ActionSpec, ...]):
     """doit action: run every action of one target in order. Returns what doit stores as the
-    task's values (how it went), or doit's TaskFailed."""
+    task's values (how it went, and the files of owned directories), or doit's TaskFailed."""
     started = time.monotonic()
-    notes = []
+    notes: list[str] = []
+    produced: dict[str, list[str]] = {}
     try:
         for action in actions:
-            notes.extend(run_action(root, action))
+            notes.extend(run_action(root, action, produced))
     except ActionFailed as failure:
         from doit.exceptions import TaskFailed
 
         return TaskFailed(f"{task}: {failure}")
     if notes:
         print("\n".join(notes))
-    return {"status": "executed", "seconds": round(time.monotonic() - started, 3)}
+    values = {"status": "executed", "seconds": round(time.monotonic() - started, 3)}
+    if produced:
+        values["dir_files"] = produced
+    return values
 
 
-def run_action(root: str, action: ActionSpec) -> list[str]:
-    """Run one action in a fresh sandbox and commit its outputs; returns warnings to show."""
+def run_action(root: str, action: ActionSpec, produced: dict[str, list[str]] | None = None) -> list[str]:
+    """Run one action in a fresh sandbox and commit its outputs; returns warnings to show.
+    `produced` receives, per owned directory, the files it now holds."""
     keep = os.environ.get("KSBUILD_KEEP_SANDBOX") == "1"
+    _check_tools(action)
     with sandbox_for(root, action, keep=keep) as box:
         output = _execute(box, action)
-        produced = files_under(box.root)
-        missing = [exec_path for exec_path, _ in action.outputs if exec_path not in produced]
+        found = files_under(box.root)
+        missing = [p for p, _ in action.outputs if p not in found]
+        missing += [p + "/" for p, _ in action.output_dirs if not os.path.isdir(box.path(p))]
         if missing:
             raise ActionFailed(_describe(action, box, "did not produce declared output(s): " + ", ".join(missing),
                                          output))
+        inside_dirs = tuple(p + "/" for p, _ in action.output_dirs)
         declared = {p for p, _ in action.inputs} | {p for p, _ in action.outputs}
-        undeclared = sorted(produced - declared)
-        _commit(root, box, action.outputs)
+        undeclared = sorted(p for p in found - declared if not p.startswith(inside_dirs))
+        commit_files(root, box.root, action.outputs)
+        for exec_dir, workspace_dir in action.output_dirs:
+            files = commit_dir(root, box.path(exec_dir), workspace_dir)
+            if produced is not None:
+                produced[workspace_dir] = files
     if undeclared:
         shown = ", ".join(undeclared[:10]) + (f" and {len(undeclared) - 10} more" if len(undeclared) > 10 else "")
         return [f"ksbuild: {action.description}: dropped undeclared file(s): {shown}"]
     return []
+
+
+def _check_tools(action: ActionSpec) -> None:
+    if not action.tools:
+        return
+    from ksbuild.toolchain import store
+    from ksbuild.toolchain.goenv import GoMissing, go_env
+
+    try:
+        go = go_env()
+    except GoMissing as err:
+        raise ActionFailed(f"{action.mnemonic} needs Go: {err}. Install Go and put `go` on PATH.") from None
+    for tool in action.tools:
+        if not os.path.isfile(store.binary_path(tool, go)):
+            raise ActionFailed(f"{action.mnemonic}: tool {tool.name!r} ({tool}) is not installed; "
+                               f"run `doit tool:{tool.name}`.")
 
 
 def _execute(box: Sandbox, action: ActionSpec) -> str:
@@ -67,21 +93,26 @@ def _execute(box: Sandbox, action: ActionSpec) -> str:
     if action.builtin:
         try:
             BUILTINS[action.builtin](cwd, action.argv)
-        except OSError as err:
+        except (OSError, ValueError) as err:
             raise ActionFailed(_describe(action, box, f"failed: {err}", "")) from None
         return ""
+    stdout = open(box.path(action.stdout), "wb") if action.stdout else subprocess.PIPE
     try:
         process = subprocess.Popen(action.argv, cwd=cwd, env=box.environment(action), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                                   stdout=stdout, stderr=subprocess.PIPE if action.stdout else subprocess.STDOUT,
+                                   start_new_session=True)
     except OSError as err:
         raise ActionFailed(_describe(action, box, f"could not start: {err.strerror}", "",
                                      hint="Is the program installed, and on the sandbox PATH?")) from None
+    finally:
+        if action.stdout:
+            stdout.close()
     try:
-        stdout, _ = process.communicate()
+        out, err = process.communicate()
     except BaseException:
         _stop(process)
         raise
-    output = stdout.decode(errors="replace")
+    output = (err if action.stdout else out).decode(errors="replace")
     if process.returncode != 0:
         raise ActionFailed(_describe(action, box, f"failed with exit code {process.returncode}", output))
     return output
@@ -103,6 +134,8 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _describe(action: ActionSpec, box: Sandbox, what: str, output: str, hint: str = "") -> str:
     command = f"[builtin {action.builtin}] " + shlex.join(action.argv) if action.builtin else shlex.join(action.argv)
+    if action.stdout:
+        command += f" > {action.stdout}"
     if len(output) > OUTPUT_LIMIT:
         output = f"[... {len(output) - OUTPUT_LIMIT} characters cut ...]\n" + output[-OUTPUT_LIMIT:]
     lines = [f"{action.mnemonic} {what}", f"  command: {command}",
@@ -117,33 +150,3 @@ def _describe(action: ActionSpec, box: Sandbox, what: str, output: str, hint: st
     else:
         lines.append("  (no output)")
     return "\n".join(lines)
-
-
-def _commit(root: str, box: Sandbox, outputs) -> None:
-    """Move outputs into the workspace: stage each beside its destination, then rename.
-    An output whose content did not change is left alone, mtime included."""
-    staged: list[tuple[str, str]] = []
-    try:
-        for exec_path, workspace_path in outputs:
-            source, destination = box.path(exec_path), os.path.join(root, workspace_path)
-            if os.path.isfile(destination) and filecmp.cmp(source, destination, shallow=False) \
-                    and _same_mode(source, destination):
-                continue
-            os.makedirs(os.path.dirname(destination), exist_ok=True)
-            temporary = os.path.join(os.path.dirname(destination),
-                                     f".{os.path.basename(destination)}.ksbuild-{uuid.uuid4().hex[:8]}")
-            shutil.copy2(source, temporary)
-            staged.append((temporary, destination))
-        for temporary, destination in staged:
-            os.replace(temporary, destination)
-        staged = []
-    finally:
-        for temporary, _ in staged:
-            try:
-                os.unlink(temporary)
-            except FileNotFoundError:
-                pass
-
-
-def _same_mode(a: str, b: str) -> bool:
-    return (os.stat(a).st_mode & 0o777) == (os.stat(b).st_mode & 0o777)

@@ -21,7 +21,8 @@ class Sandbox:
         return os.path.join(self.root, relative)
 
     def environment(self, action: ActionSpec) -> dict[str, str]:
-        """An explicit environment: nothing from the caller leaks in."""
+        """An explicit environment: nothing from the caller leaks in. Actions with tools also get
+        the Go toolchain and the machine's module settings (proxy, checksum database, caches)."""
         env = {
             "PATH": BASE_PATH,
             "HOME": os.path.join(self.base, "home"),
@@ -31,6 +32,15 @@ class Sandbox:
             "TZ": "UTC",
             "SOURCE_DATE_EPOCH": "0",
         }
+        if action.tools or action.toolchain == "go":
+            from ksbuild.toolchain import store
+            from ksbuild.toolchain.goenv import go_env
+
+            go = go_env()
+            tool_dirs = [os.path.dirname(store.binary_path(tool, go)) for tool in action.tools]
+            env["PATH"] = os.pathsep.join([*tool_dirs, go.bin_dir, BASE_PATH])
+            env["GOPATH"] = os.path.join(self.base, "gopath")
+            env.update(go.sandbox_env())
         env.update(action.env)
         return env
 
@@ -50,6 +60,8 @@ def sandbox_for(workspace_root: str, action: ActionSpec, keep: bool = False):
         os.makedirs(box.path(action.cwd), exist_ok=True)
         for exec_path, _ in action.outputs:
             os.makedirs(os.path.dirname(box.path(exec_path)), exist_ok=True)
+        for exec_path, _ in action.output_dirs:
+            os.makedirs(box.path(exec_path), exist_ok=True)
         yield box
     finally:
         if not keep:

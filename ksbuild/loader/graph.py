@@ -9,8 +9,8 @@ import re
 from ksbuild.errors import ConfigError, Problems
 from ksbuild.loader.buildfile import build_file_path, load_targets
 from ksbuild.loader.workspace import load_workspace
-from ksbuild.model import BuildGraph, Label, Target, TargetPlan, digest_of
-from ksbuild.rules import RULES, Inputs
+from ksbuild.model import BuildGraph, Label, Target, TargetPlan, ToolPin, digest_of
+from ksbuild.rules import RULES, GoModule, Inputs
 
 GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -39,6 +39,7 @@ class _Planner:
         self.edges: dict[Label, dict[Label, int]] = {t.label: {} for t in targets}  # dep -> line
         self._resolving: list[Label] = []
         self.watched: set[str] = set()  # directories whose listing the plan depends on, and the build files
+        self.context = _Context(self)
 
     def run(self) -> BuildGraph:
         for target in self.targets.values():
@@ -91,13 +92,14 @@ class _Planner:
         self.outputs[target.label] = tuple(dict.fromkeys(paths))
 
     def _inside_component(self, target: Target, relative: str, line: int, attr: str) -> str | None:
+        """The workspace path of a declared output; a directory keeps its trailing '/'."""
         normal = posixpath.normpath(relative)
         if posixpath.isabs(relative) or normal == ".." or normal.startswith("../") or normal == ".":
             self.problems.add(target.file, line,
                               f"{target.label}: {attr} path {relative!r} is absolute or leaves the component",
                               "Outputs are written inside the component: give a relative path without '..'.")
             return None
-        return target.path(normal)
+        return target.path(normal) + ("/" if relative.endswith("/") else "")
 
     # srcs ------------------------------------------------------------------------------------
     def _srcs_of(self, target: Target) -> tuple[str, ...]:
@@ -115,6 +117,11 @@ class _Planner:
             else:
                 found.extend(self._paths(target, entry, line))
         self._resolving.pop()
+        for path in [p for p in found if p.endswith("/")]:
+            self.problems.add(target.file, target.line_of("srcs"),
+                              f"{target.label}: srcs include {path!r}, a directory another target owns",
+                              "Directory outputs cannot be inputs yet: name the files you need instead.")
+            found.remove(path)
         own = set(self.outputs.get(target.label, ()))
         result = tuple(p for p in dict.fromkeys(found) if p not in own)
         for path in result:
@@ -244,9 +251,11 @@ class _Planner:
     def _plan(self, target: Target, dep_outputs: tuple[str, ...]) -> TargetPlan:
         rule = RULES[target.rule]
         srcs = self._srcs_of(target)
-        outputs = self.outputs[target.label]
+        declared = self.outputs[target.label]
+        outputs = tuple(p for p in declared if not p.endswith("/"))
+        output_dirs = tuple(p.rstrip("/") for p in declared if p.endswith("/"))
         inputs = Inputs(srcs=srcs, dep_outputs=dep_outputs)
-        actions = rule.plan(target, inputs)
+        actions = rule.plan(target, inputs, self.context)
         clash = sorted(set(inputs.all) & set(outputs))
         if clash:
             self.problems.add(target.file, target.line, f"{target.label}: {clash[0]!r} is both an input and an output",
@@ -256,13 +265,14 @@ class _Planner:
             "rule": f"{rule.name}@{rule.version}",
             "command": digest_of([{k: v for k, v in m.items() if k not in ("inputs", "outputs", "tools")}
                                   for m in materials]),
-            "tools": digest_of([m["tools"] for m in materials]),
+            "tools": digest_of([m["tools"] for m in materials] + self.context.toolchain_identity(actions)),
             "inputs": digest_of(list(inputs.all)),
-            "outputs": digest_of(list(outputs)),
+            "outputs": digest_of(list(declared)),
             "layout": digest_of([[m["inputs"], m["outputs"]] for m in materials]),
         }
         return TargetPlan(target=target, rule_version=rule.version, actions=actions, inputs=inputs.all,
-                          outputs=outputs, deps=tuple(sorted(self.edges[target.label])), parts=parts)
+                          outputs=outputs, output_dirs=output_dirs, deps=tuple(sorted(self.edges[target.label])),
+                          parts=parts)
 
 
 def _glob_regex(pattern: str) -> re.Pattern:
@@ -294,3 +304,66 @@ def _glob_regex(pattern: str) -> re.Pattern:
             out.append(re.escape(pattern[i]))
             i += 1
     return re.compile("".join(out) + r"\Z")
+
+
+class _Context:
+    """The PlanContext rules see: tool pins, Go modules, scratch paths and problem reports."""
+
+    def __init__(self, planner: _Planner):
+        self.planner = planner
+        self.modules: dict[str, GoModule | None] = {}
+        self._go = None
+
+    def tool(self, target: Target, name: str) -> ToolPin:
+        pin = self.planner.workspace.tool(name)
+        if pin is None:
+            self.problem(target, "rule", f"rule {target.rule!r} needs tool {name!r}, which workspace.yaml does not pin",
+                         f"Add it under `tools:` in workspace.yaml with its Go package and an exact version.")
+            return ToolPin(name, "unpinned", "v0.0.0")
+        return pin
+
+    def go_module(self, target: Target) -> GoModule:
+        directory = target.component_dir
+        if directory not in self.modules:
+            go_mod = f"{directory}/go.mod" if directory not in ("", ".") else "go.mod"
+            self.planner.watched.add(go_mod)
+            self.modules[directory] = _module_path(os.path.join(self.planner.root, go_mod), directory)
+        module = self.modules[directory]
+        if module is None:
+            self.problem(target, "rule", f"rule {target.rule!r} needs a Go module, and {directory}/go.mod has "
+                         "no `module` line or does not exist", "Create go.mod at the component's root.")
+            return GoModule("invalid.module", directory)
+        return module
+
+    def scratch(self, target: Target, name: str) -> str:
+        return f".ksbuild/out/{target.label.component}/{target.label.target}/{name}"
+
+    def problem(self, target: Target, attr: str, message: str, hint: str) -> None:
+        self.planner.problems.add(target.file, target.line_of(attr), f"{target.label}: {message}", hint)
+
+    def toolchain_identity(self, actions) -> list[str]:
+        """Go's version and platform, for actions that use Go or Go-installed tools."""
+        if not any(a.tools or a.toolchain == "go" for a in actions):
+            return []
+        if self._go is None:
+            from ksbuild.toolchain.goenv import GoMissing, go_env
+
+            try:
+                go = go_env()
+                self.planner.watched.add(go.go)
+                self._go = [go.version, go.platform]
+            except GoMissing:
+                self._go = ["go-missing"]
+        return self._go
+
+
+def _module_path(go_mod: str, directory: str) -> GoModule | None:
+    try:
+        with open(go_mod, encoding="utf-8") as handle:
+            for line in handle:
+                words = line.split()
+                if len(words) >= 2 and words[0] == "module":
+                    return GoModule(words[1].strip('"'), directory)
+    except OSError:
+        return None
+    return None

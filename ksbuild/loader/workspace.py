@@ -7,21 +7,29 @@ import re
 from ksbuild.errors import ConfigError, Problems
 from ksbuild.loader import yamlfile
 from ksbuild.loader.schema import Field, check
-from ksbuild.model import Component, Workspace
+from ksbuild.model import Component, ToolPin, Workspace
 
 WORKSPACE_FILE = "workspace.yaml"
 BUILD_FILE = "BUILD.yaml"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # Task names ksbuild defines itself, and doit's commands: a component may not take them.
 RESERVED_NAMES = frozenset({
-    "build", "generate", "graph", "verify", "versions", "tools", "cache-gc",
+    "build", "generate", "graph", "verify", "versions", "tools", "tool", "cache-gc",
     "run", "list", "info", "clean", "forget", "ignore", "help", "auto", "dumpdb", "strace",
     "reset-dep", "tabcompletion",
 })
 
 WORKSPACE_FIELDS = (
     Field("components", "mapping", "the components of the workspace, by name", required=True),
+    Field("tools", "mapping", "pinned tools, by name: each is installed with `go install package@version`"),
 )
+TOOL_FIELDS = (
+    Field("package", "string", "the Go package of the command, e.g. sigs.k8s.io/controller-tools/cmd/controller-gen",
+          required=True),
+    Field("version", "string", "an exact module version, e.g. v0.17.3 (never `latest` or a branch)", required=True),
+)
+# Exact versions: semantic versions, including Go's pseudo-versions; `latest`, `master`, `v1`... float.
+EXACT_VERSION = re.compile(r"^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 COMPONENT_FIELDS = (
     Field("path", "string", "the component's directory, relative to workspace.yaml; it holds BUILD.yaml",
           required=True),
@@ -66,8 +74,31 @@ def load_workspace(root: str) -> Workspace:
         path = _component_path(spec["path"], root, problems, spec.line_of("path"), where)
         if path is not None:
             components.append(Component(name, path, WORKSPACE_FILE, line))
+    tools = _tools(data.get("tools") or {}, problems)
     problems.raise_if_any()
-    return Workspace(root=root, file=WORKSPACE_FILE, components=tuple(components))
+    return Workspace(root=root, file=WORKSPACE_FILE, components=tuple(components), tools=tuple(tools),
+                     tool_lines=tuple((t.name, (data.get("tools") or {}).line_of(t.name)) for t in tools))
+
+
+def _tools(entries, problems: Problems) -> list[ToolPin]:
+    tools = []
+    for name, spec in entries.items():
+        line = entries.line_of(name)
+        where = f"tool {name!r}"
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            problems.add(WORKSPACE_FILE, line, f"tool name {name!r} is not valid",
+                         "Use lower-case letters, digits, '.', '_' and '-'.")
+            continue
+        if not check(spec, TOOL_FIELDS, file=WORKSPACE_FILE, line=line, where=where, problems=problems):
+            continue
+        version = spec["version"]
+        if not EXACT_VERSION.match(version):
+            problems.add(WORKSPACE_FILE, spec.line_of("version"),
+                         f"{where}: version {version!r} is not exact (it floats)",
+                         "Pin an exact release such as v1.2.3; see `go list -m -versions MODULE` for the list.")
+            continue
+        tools.append(ToolPin(name, spec["package"], version))
+    return tools
 
 
 def _component_path(raw: str, root: str, problems: Problems, line: int, where: str) -> str | None:

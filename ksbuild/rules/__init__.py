@@ -5,10 +5,10 @@ The registry is explicit: a rule exists when it is listed in `RULES`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 from ksbuild.loader.schema import Field
-from ksbuild.model import ActionSpec, Target
+from ksbuild.model import ActionSpec, Target, ToolPin
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,30 @@ class Inputs:
 
 
 # Declared outputs: (component-relative path, the field that declared it, for error lines).
+# A path ending in "/" is a directory the target owns: files no longer produced there are removed.
 Declared = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class GoModule:
+    path: str  # the module path from go.mod
+    dir: str  # workspace-relative directory holding go.mod
+
+
+class PlanContext(Protocol):
+    """What a rule may ask the loader while planning (answers are data, decided at load time)."""
+
+    def tool(self, target: Target, name: str) -> ToolPin:
+        """The workspace's pin for tool `name` (reported as a problem when missing)."""
+
+    def go_module(self, target: Target) -> GoModule:
+        """The Go module the target's component is (go.mod at the component root)."""
+
+    def scratch(self, target: Target, name: str) -> str:
+        """A workspace path under .ksbuild/out/ for an intermediate file of the target."""
+
+    def problem(self, target: Target, attr: str, message: str, hint: str) -> None:
+        """Report a problem with the target's field `attr`; loading fails after planning."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +57,7 @@ class Rule:
     doc: str
     fields: tuple[Field, ...]
     declare_outputs: Callable[..., Declared]  # (target) or (target, srcs) when outputs_follow_srcs
-    plan: Callable[[Target, Inputs], tuple[ActionSpec, ...]]
+    plan: Callable[[Target, Inputs, PlanContext], tuple[ActionSpec, ...]]
     outputs_follow_srcs: bool = False  # outputs are named after the resolved srcs (copy)
 
 
@@ -44,9 +67,10 @@ def in_place(paths) -> tuple[tuple[str, str], ...]:
 
 
 def _registry() -> dict[str, Rule]:
-    from ksbuild.rules import command, copy
+    from ksbuild.rules import command, copy, golang, kustomize
 
-    return {rule.name: rule for rule in (command.RULE, copy.RULE)}
+    rules = (command.RULE, copy.RULE, kustomize.KUSTOMIZE_BUILD, kustomize.HELM_TEMPLATES, *golang.RULES)
+    return {rule.name: rule for rule in rules}
 
 
 RULES: dict[str, Rule] = _registry()

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from ksbuild.loader.schema import Field
 from ksbuild.model import ActionSpec, Target
-from ksbuild.rules import Inputs, Rule, in_place
+from ksbuild.rules import Inputs, PlanContext, Rule, in_place
 
 
 def declare_outputs(target: Target):
     return [(out, "outs") for out in target.attrs["outs"]]
 
 
-def plan(target: Target, inputs: Inputs) -> tuple[ActionSpec, ...]:
+def plan(target: Target, inputs: Inputs, ctx: PlanContext) -> tuple[ActionSpec, ...]:
     outs = [target.path(out) for out in target.attrs["outs"]]
     return (ActionSpec(
         mnemonic="Command",
@@ -20,6 +20,7 @@ def plan(target: Target, inputs: Inputs) -> tuple[ActionSpec, ...]:
         outputs=in_place(outs),
         cwd=target.component_dir,
         env=tuple(sorted(target.attrs.get("env", {}).items())),
+        tools=tuple(ctx.tool(target, name) for name in target.attrs.get("tools", ())),
     ),)
 
 
@@ -32,6 +33,8 @@ RULE = Rule(
         Field("outs", "strings", "files the command writes, relative to the component", required=True),
         Field("cmd", "argv", "the command line, as a list (no shell unless you call one)", required=True),
         Field("env", "string_map", "extra environment variables for the command"),
+        Field("tools", "strings", "pinned tools (workspace.yaml `tools:`) put first on PATH, with the Go "
+              "toolchain and the machine's Go module settings"),
     ),
     declare_outputs=declare_outputs,
     plan=plan,

@@ -18,7 +18,7 @@ def declare_outputs(target: Target, srcs):
     return [(dest, "to") for _, dest in _pairs(target, srcs)]
 
 
-def plan(target: Target, inputs: Inputs) -> tuple[ActionSpec, ...]:
+def plan(target: Target, inputs: Inputs, ctx=None) -> tuple[ActionSpec, ...]:
     pairs = [(src, target.path(dest)) for src, dest in _pairs(target, inputs.srcs)]
     return (ActionSpec(
         mnemonic="Copy",

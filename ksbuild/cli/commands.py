@@ -1,0 +1,47 @@
+"""Actions of ksbuild's own tasks: the graph, the tool table and tool installs."""
+from __future__ import annotations
+
+import sys
+
+from ksbuild.model import ToolPin
+
+
+def show_graph(root: str, format: str) -> None:  # noqa: A002 (doit passes the param by name)
+    from ksbuild.cli import graphview
+    from ksbuild.cli.tasks import graph_for
+
+    sys.stdout.write(graphview.FORMATS[format](graph_for(root)))
+
+
+def install_tool(pin: ToolPin):
+    from doit.exceptions import TaskFailed
+
+    from ksbuild.toolchain import store
+    from ksbuild.toolchain.goenv import GoMissing, go_env
+
+    try:
+        go = go_env()
+    except GoMissing as err:
+        return TaskFailed(f"tool {pin.name!r} ({pin}): cannot install it: {err}.\n"
+                          "  ksbuild installs pinned tools with `go install`: install Go and put `go` on PATH.")
+    try:
+        store.install(pin, go)
+    except store.ToolInstallError as err:
+        return TaskFailed(str(err))
+    return {"digest": store.installed_digest(pin, go)}
+
+
+def show_tools(root: str) -> None:
+    from ksbuild.cli.tasks import graph_for
+    from ksbuild.toolchain import store
+    from ksbuild.toolchain.goenv import go_env
+
+    go = go_env()
+    rows = [("name", "version", "sha256", "path")]
+    for pin in graph_for(root).workspace.tools:
+        rows.append((pin.name, pin.version, store.installed_digest(pin, go) or "not installed",
+                     store.binary_path(pin, go)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        sys.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3] + "\n")
+    sys.stdout.write(f"(installed with {go.version} for {go.platform}, in {store.store_dir()})\n")

@@ -1,0 +1,60 @@
+"""Moving outputs from a sandbox into the workspace: each file staged beside its destination and
+renamed into place, so a reader never sees half a file. Unchanged files are left alone,
+timestamps included, so what depends on them does not rebuild."""
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import tempfile
+
+from ksbuild.exec.sandbox import files_under
+
+
+def commit_files(root: str, exec_root: str, pairs) -> None:
+    """`pairs`: (path in the sandbox, path in the workspace)."""
+    staged: list[tuple[str, str]] = []
+    try:
+        for exec_path, workspace_path in pairs:
+            source, destination = os.path.join(exec_root, exec_path), os.path.join(root, workspace_path)
+            if _same(source, destination):
+                continue
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(destination)}.ksbuild-",
+                                                 dir=os.path.dirname(destination))
+            os.close(handle)
+            staged.append((temporary, destination))
+            shutil.copy2(source, temporary)
+        for temporary, destination in staged:
+            os.replace(temporary, destination)
+        staged = []
+    finally:
+        for temporary, _ in staged:
+            try:
+                os.unlink(temporary)
+            except FileNotFoundError:
+                pass
+
+
+def commit_dir(root: str, source_dir: str, workspace_dir: str) -> list[str]:
+    """Make the workspace directory hold exactly what the sandbox directory holds: changed files
+    renamed in, files no longer produced removed. Returns the files, relative to the directory."""
+    produced = sorted(files_under(source_dir))
+    commit_files(root, source_dir, [(name, f"{workspace_dir}/{name}") for name in produced])
+    target = os.path.join(root, workspace_dir)
+    os.makedirs(target, exist_ok=True)
+    keep = set(produced)
+    for stale in sorted(files_under(target) - keep):
+        os.unlink(os.path.join(target, stale))
+    for current, dirs, files in os.walk(target, topdown=False):
+        if current != target and not os.listdir(current):
+            os.rmdir(current)
+    return produced
+
+
+def _same(source: str, destination: str) -> bool:
+    if not os.path.isfile(destination):
+        return False
+    if (os.stat(source).st_mode & 0o777) != (os.stat(destination).st_mode & 0o777):
+        return False
+    return filecmp.cmp(source, destination, shallow=False)

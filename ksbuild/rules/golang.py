@@ -1,0 +1,2 @@
+"""Go code generators: `go_deepcopy`, `crd`, `go_clients`. Filled in below."""
+RULES = ()

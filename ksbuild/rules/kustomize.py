@@ -1,0 +1,100 @@
+"""`kustomize_build` (a kustomization rendered to one file, or split into CRDs and the rest) and
+`helm_templates` (rendered manifests turned into a chart template)."""
+from __future__ import annotations
+
+import posixpath
+
+from ksbuild.loader.schema import Field
+from ksbuild.model import ActionSpec, Target
+from ksbuild.rules import Inputs, PlanContext, Rule, in_place
+
+
+def _kustomize_outputs(target: Target):
+    outs = [(target.attrs["out"], "out")]
+    if "crds_out" in target.attrs:
+        outs.append((target.attrs["crds_out"], "crds_out"))
+    return outs
+
+
+def _kustomize_plan(target: Target, inputs: Inputs, ctx: PlanContext) -> tuple[ActionSpec, ...]:
+    kustomize = ctx.tool(target, "kustomize")
+    out = target.path(posixpath.normpath(target.attrs["out"]))
+    crds_out = target.attrs.get("crds_out")
+    stream = ctx.scratch(target, "stream.yaml") if crds_out else out
+    build = ActionSpec(
+        mnemonic="KustomizeBuild",
+        description=f"{target.label.task}: kustomize build {target.attrs['dir']}",
+        argv=("kustomize", "build", target.attrs["dir"]),
+        inputs=in_place(inputs.all),
+        outputs=in_place([stream]),
+        cwd=target.component_dir,
+        tools=(kustomize,),
+        stdout=stream,
+    )
+    if not crds_out:
+        return (build,)
+    crds = target.path(posixpath.normpath(crds_out))
+    split = ActionSpec(
+        mnemonic="SplitCRDs",
+        description=f"{target.label.task}: CRDs to {crds_out}, the rest to {target.attrs['out']}",
+        argv=(stream, out, crds),
+        inputs=in_place([stream]),
+        outputs=in_place([out, crds]),
+        builtin="split_crds",
+    )
+    return build, split
+
+
+KUSTOMIZE_BUILD = Rule(
+    name="kustomize_build",
+    version=1,
+    doc="Runs `kustomize build DIR` with the pinned kustomize; the stream goes to `out`, or, with "
+        "`crds_out`, CustomResourceDefinitions go to `crds_out` and everything else to `out`. "
+        "`srcs` must list every file the kustomization reads.",
+    fields=(
+        Field("dir", "string", "the kustomization directory, relative to the component", required=True),
+        Field("out", "string", "the output file (everything but CRDs when `crds_out` is set)", required=True),
+        Field("crds_out", "string", "where CustomResourceDefinitions go, split from the stream"),
+    ),
+    declare_outputs=_kustomize_outputs,
+    plan=_kustomize_plan,
+)
+
+
+def _templates_outputs(target: Target):
+    return [(target.attrs["out"], "out")]
+
+
+def _templates_plan(target: Target, inputs: Inputs, ctx: PlanContext) -> tuple[ActionSpec, ...]:
+    if len(inputs.srcs) != 1:
+        ctx.problem(target, "srcs", f"helm_templates takes exactly one file in srcs, not {len(inputs.srcs)}",
+                    "Name the rendered manifests, e.g. `srcs: [\":manifests\"]`.")
+        return ()
+    out = target.path(posixpath.normpath(target.attrs["out"]))
+    return (ActionSpec(
+        mnemonic="HelmTemplates",
+        description=f"{target.label.task}: chart template {target.attrs['out']}",
+        argv=(inputs.srcs[0], out, target.attrs.get("name_prefix", DEFAULT_PREFIX)),
+        inputs=in_place(inputs.all),
+        outputs=in_place([out]),
+        builtin="helm_templates",
+    ),)
+
+
+DEFAULT_PREFIX = "{{.Values.ControlPlaneName}}-"
+
+HELM_TEMPLATES = Rule(
+    name="helm_templates",
+    version=1,
+    doc="Turns rendered manifests (one file in `srcs`, usually a kustomize_build output) into a chart "
+        "template: drops lines starting with `#{{-`, and prefixes the names of ClusterRoles, "
+        "ClusterRoleBindings and the bindings' `roleRef.name` with `name_prefix`, so one chart can be "
+        "installed once per control plane. Image references are left alone.",
+    fields=(
+        Field("out", "string", "the chart template to write, e.g. chart/templates/controller-manager.yaml",
+              required=True),
+        Field("name_prefix", "string", f"what cluster-scoped RBAC names get in front (default `{DEFAULT_PREFIX}`)"),
+    ),
+    declare_outputs=_templates_outputs,
+    plan=_templates_plan,
+)
