@@ -17,6 +17,7 @@ DODO = "from ksbuild.dodo import *  # noqa\n"
 class Workspace:
     def __init__(self, root: Path):
         self.root = root
+        self.env: dict[str, str] = {}  # extra environment for doit runs
 
     def write(self, relative: str, text: str, dedent: bool = True) -> Path:
         path = self.root / relative
@@ -30,7 +31,7 @@ class Workspace:
     def doit(self, *args: str, check: bool = True, cwd: Path | None = None,
              timeout: float = 300) -> subprocess.CompletedProcess:
         result = subprocess.run([sys.executable, "-m", "doit", *args], cwd=cwd or self.root,
-                                capture_output=True, text=True, timeout=timeout)
+                                capture_output=True, text=True, timeout=timeout, env={**os.environ, **self.env})
         if check and result.returncode != 0:
             raise AssertionError(f"doit {' '.join(args)} exited {result.returncode}\n"
                                  f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")

@@ -213,7 +213,7 @@ class _Planner:
             label = self._label(target, entry, line, "deps")
             if label is not None:
                 self.edges[target.label].setdefault(label, line)
-                found.extend(self.outputs.get(label, ()))
+                found.extend(p for p in self.outputs.get(label, ()) if not p.endswith("/"))
         return tuple(dict.fromkeys(found))
 
     def _topological_order(self) -> list[Label]:
