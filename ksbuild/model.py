@@ -106,6 +106,7 @@ class ActionSpec:
     output_dirs: tuple[tuple[str, str], ...] = ()  # owned directories: replaced whole, stale files go
     stdout: str = ""  # exec path that receives the command's standard output (a declared output)
     toolchain: str = ""  # "go": the Go toolchain and the machine's module settings are provided
+    input_dirs: tuple[tuple[str, str], ...] = ()  # whole directories read (an earlier action's owned output)
 
     def key_material(self) -> dict[str, Any]:
         """Everything that can change the outputs, except input contents (hashed separately)."""
@@ -118,7 +119,7 @@ class ActionSpec:
             "tools": [str(tool) for tool in self.tools],
             "toolchain": self.toolchain,
             "stdout": self.stdout,
-            "inputs": [list(pair) for pair in self.inputs],
+            "inputs": [list(pair) for pair in self.inputs + self.input_dirs],
             "outputs": [list(pair) for pair in self.outputs + self.output_dirs],
         }
 
@@ -153,6 +154,12 @@ class BuildGraph:
     workspace: Workspace
     plans: dict[str, TargetPlan]  # by task name (`component:target`), dependencies first
     watched: tuple[str, ...] = ()  # files and directories the plan was made from (for the plan cache)
+
+
+def dir_manifest(directory: str) -> str:
+    """The file listing an owned directory's contents (name and SHA-256 per file), written by the
+    executor whenever the directory is committed: what readers of the directory depend on."""
+    return f".ksbuild/dirs/{directory}.files"
 
 
 def digest_of(value: Any) -> str:

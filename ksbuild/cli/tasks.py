@@ -11,7 +11,7 @@ from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.exec.executor import run_target
 from ksbuild.loader.plancache import load_graph_cached
-from ksbuild.model import BuildGraph
+from ksbuild.model import BuildGraph, dir_manifest
 
 _GRAPHS: dict[str, BuildGraph] = {}
 
@@ -54,7 +54,8 @@ def target_tasks(graph: BuildGraph):
             "doc": plan.target.doc or f"{plan.target.rule}: {', '.join(plan.outputs[:3])}",
             "actions": [(run_target, [root, task, plan.actions])],
             "file_dep": list(plan.inputs),
-            "targets": [*plan.outputs, *plan.output_dirs, *_owned_files(plan, dir_files.get(task, {}))],
+            "targets": [*plan.outputs, *plan.output_dirs, *map(dir_manifest, plan.output_dirs),
+                        *_owned_files(plan, dir_files.get(task, {}))],
             "task_dep": [dep.task for dep in plan.deps]
                         + sorted({f"tool:{t.name}" for a in plan.actions for t in a.tools}),
             "uptodate": [unchanged],

@@ -19,6 +19,11 @@ def copy(cwd: str, argv: tuple[str, ...]) -> None:
         shutil.copyfile(os.path.join(cwd, source), os.path.join(cwd, destination))
 
 
+def copy_dir(cwd: str, argv: tuple[str, ...]) -> None:
+    """argv: (source directory, destination directory): every file, subdirectories included."""
+    shutil.copytree(os.path.join(cwd, argv[0]), os.path.join(cwd, argv[1]), dirs_exist_ok=True)
+
+
 def split_documents(text: str) -> list[str]:
     """The documents of a YAML stream, as text, without separators or empty documents."""
     return [doc.strip("\n") + "\n" for doc in _DOCUMENT_START.split(text) if doc.strip()]
@@ -83,4 +88,4 @@ def _prefix_name(document: str, block: str, prefix: str) -> str:
     return "".join(lines)
 
 
-BUILTINS = {"copy": copy, "split_crds": split_crds, "helm_templates": helm_templates}
+BUILTINS = {"copy": copy, "copy_dir": copy_dir, "split_crds": split_crds, "helm_templates": helm_templates}

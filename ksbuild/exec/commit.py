@@ -4,11 +4,13 @@ timestamps included, so what depends on them does not rebuild."""
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import os
 import shutil
 import tempfile
 
 from ksbuild.exec.sandbox import files_under
+from ksbuild.model import dir_manifest
 
 
 def commit_files(root: str, exec_root: str, pairs) -> None:
@@ -50,6 +52,28 @@ def commit_dir(root: str, source_dir: str, workspace_dir: str) -> list[str]:
         if current != target and not os.listdir(current):
             os.rmdir(current)
     return produced
+
+
+def write_dir_manifest(root: str, workspace_dir: str, files: list[str]) -> None:
+    """List the committed directory's files with their SHA-256, for the targets that read it;
+    left alone when nothing changed, so they stay up to date."""
+    lines = []
+    for name in files:
+        with open(os.path.join(root, workspace_dir, name), "rb") as handle:
+            lines.append(f"{hashlib.file_digest(handle, 'sha256').hexdigest()}  {name}\n")
+    path = os.path.join(root, dir_manifest(workspace_dir))
+    text = "".join(lines).encode()
+    try:
+        with open(path, "rb") as handle:
+            if handle.read() == text:
+                return
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "wb") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
 
 
 def _same(source: str, destination: str) -> bool:

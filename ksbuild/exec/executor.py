@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from ksbuild.exec.builtins import BUILTINS
-from ksbuild.exec.commit import commit_dir, commit_files
+from ksbuild.exec.commit import commit_dir, commit_files, write_dir_manifest
 from ksbuild.exec.sandbox import Sandbox, files_under, sandbox_for
 from ksbuild.model import ActionSpec
 
@@ -58,12 +58,13 @@ def run_action(root: str, action: ActionSpec, produced: dict[str, list[str]] | N
         if missing:
             raise ActionFailed(_describe(action, box, "did not produce declared output(s): " + ", ".join(missing),
                                          output))
-        inside_dirs = tuple(p + "/" for p, _ in action.output_dirs)
+        inside_dirs = tuple(p + "/" for p, _ in action.output_dirs + action.input_dirs)
         declared = {p for p, _ in action.inputs} | {p for p, _ in action.outputs}
         undeclared = sorted(p for p in found - declared if not p.startswith(inside_dirs))
         commit_files(root, box.root, action.outputs)
         for exec_dir, workspace_dir in action.output_dirs:
             files = commit_dir(root, box.path(exec_dir), workspace_dir)
+            write_dir_manifest(root, workspace_dir, files)
             if produced is not None:
                 produced[workspace_dir] = files
     if undeclared:

@@ -57,6 +57,8 @@ def sandbox_for(workspace_root: str, action: ActionSpec, keep: bool = False):
             destination = box.path(exec_path)
             os.makedirs(os.path.dirname(destination), exist_ok=True)
             shutil.copy2(os.path.join(workspace_root, workspace_path), destination)
+        for exec_path, workspace_path in action.input_dirs:
+            shutil.copytree(os.path.join(workspace_root, workspace_path), box.path(exec_path), dirs_exist_ok=True)
         os.makedirs(box.path(action.cwd), exist_ok=True)
         for exec_path, _ in action.outputs:
             os.makedirs(os.path.dirname(box.path(exec_path)), exist_ok=True)

@@ -9,7 +9,7 @@ import re
 from ksbuild.errors import ConfigError, Problems
 from ksbuild.loader.buildfile import build_file_path, load_targets
 from ksbuild.loader.workspace import load_workspace
-from ksbuild.model import BuildGraph, Label, Target, TargetPlan, ToolPin, digest_of
+from ksbuild.model import BuildGraph, Label, Target, TargetPlan, ToolPin, digest_of, dir_manifest
 from ksbuild.rules import RULES, GoModule, Inputs
 
 GLOB_CHARS = re.compile(r"[*?\[]")
@@ -36,6 +36,7 @@ class _Planner:
         self.owner: dict[str, tuple[Target, str]] = {}  # output path -> (target, field)
         self.outputs: dict[Label, tuple[str, ...]] = {}
         self.srcs: dict[Label, tuple[str, ...]] = {}
+        self.src_dirs: dict[Label, tuple[str, ...]] = {}  # owned directories read whole
         self.edges: dict[Label, dict[Label, int]] = {t.label: {} for t in targets}  # dep -> line
         self._resolving: list[Label] = []
         self.watched: set[str] = set()  # directories whose listing the plan depends on, and the build files
@@ -107,9 +108,9 @@ class _Planner:
             return self.srcs[target.label]
         self._resolving.append(target.label)
         found: list[str] = []
-        entries = target.attrs.get("srcs", [])
-        for index, entry in enumerate(entries):
-            line = target.line_of("srcs", index)
+        entries = [(entry, target.line_of("srcs", index)) for index, entry in enumerate(target.attrs.get("srcs", []))]
+        entries += [(entry, target.line_of(attr)) for entry, attr in RULES[target.rule].implicit_srcs(target)]
+        for entry, line in entries:
             if entry.startswith((":", "//")):
                 label = self._label(target, entry, line, "srcs")
                 if label is not None:
@@ -117,19 +118,48 @@ class _Planner:
             else:
                 found.extend(self._paths(target, entry, line))
         self._resolving.pop()
-        for path in [p for p in found if p.endswith("/")]:
-            self.problems.add(target.file, target.line_of("srcs"),
-                              f"{target.label}: srcs include {path!r}, a directory another target owns",
-                              "Directory outputs cannot be inputs yet: name the files you need instead.")
-            found.remove(path)
         own = set(self.outputs.get(target.label, ()))
-        result = tuple(p for p in dict.fromkeys(found) if p not in own)
-        for path in result:
-            producer = self.owner.get(path)
-            if producer and producer[0].label != target.label:
-                self.edges[target.label].setdefault(producer[0].label, target.line_of("srcs"))
-        self.srcs[target.label] = result
-        return result
+        files, dirs = self._split_owned_dirs(target, [p for p in dict.fromkeys(found) if p not in own])
+        for path in files + [d + "/" for d in dirs]:
+            producer = self._producer(path)
+            if producer and producer.label != target.label:
+                self.edges[target.label].setdefault(producer.label, target.line_of("srcs"))
+        self.srcs[target.label] = tuple(files)
+        self.src_dirs[target.label] = tuple(dirs)
+        return self.srcs[target.label]
+
+    def _split_owned_dirs(self, target: Target, paths: list[str]) -> tuple[list[str], list[str]]:
+        """Files, and directories other targets own: a file inside one stands for the whole
+        directory, whose content is only known once its owner has run."""
+        files, dirs = [], []
+        for path in paths:
+            directory = path.rstrip("/") if path.endswith("/") else self._owned_dir(path)
+            if directory is None:
+                files.append(path)
+            elif directory not in dirs:
+                dirs.append(directory)
+        return files, dirs
+
+    def _owned_dir(self, path: str) -> str | None:
+        directory = posixpath.dirname(path)
+        while directory:
+            if directory + "/" in self.owner:
+                return directory
+            directory = posixpath.dirname(directory)
+        return None
+
+    def _producer(self, path: str) -> Target | None:
+        """The target that writes `path`: as a declared file, or inside a directory it owns."""
+        owner = self.owner.get(path)
+        if owner:
+            return owner[0]
+        directory = posixpath.dirname(path)
+        while directory:
+            owner = self.owner.get(directory + "/")
+            if owner:
+                return owner[0]
+            directory = posixpath.dirname(directory)
+        return None
 
     def _label_outputs(self, target: Target, label: Label, line: int) -> tuple[str, ...]:
         if label in self._resolving:
@@ -154,7 +184,7 @@ class _Planner:
                                   "Fix the pattern, or remove it if the files are gone.")
             return matches
         self.watched.add(posixpath.dirname(pattern) or ".")
-        if pattern in self.owner or os.path.isfile(os.path.join(self.root, pattern)):
+        if self._producer(pattern) or os.path.isfile(os.path.join(self.root, pattern)):
             return [pattern]
         self.problems.add(target.file, line, f"{target.label}: srcs file {entry!r} does not exist "
                           "and no target produces it", f"Create {pattern}, or fix the path.")
@@ -184,6 +214,7 @@ class _Planner:
                 if not name.startswith(".") and matcher.match(path):
                     found.add(path)
         found.update(p for p in self.owner if matcher.match(p))
+        found.update(d for d in self.owner if d.endswith("/") and _reaches(prefix, d, "**" in pattern))
         return sorted(found)
 
     # deps ------------------------------------------------------------------------------------
@@ -213,7 +244,7 @@ class _Planner:
             label = self._label(target, entry, line, "deps")
             if label is not None:
                 self.edges[target.label].setdefault(label, line)
-                found.extend(p for p in self.outputs.get(label, ()) if not p.endswith("/"))
+                found.extend(self.outputs.get(label, ()))
         return tuple(dict.fromkeys(found))
 
     def _topological_order(self) -> list[Label]:
@@ -254,25 +285,38 @@ class _Planner:
         declared = self.outputs[target.label]
         outputs = tuple(p for p in declared if not p.endswith("/"))
         output_dirs = tuple(p.rstrip("/") for p in declared if p.endswith("/"))
-        inputs = Inputs(srcs=srcs, dep_outputs=dep_outputs)
+        dep_files = tuple(p for p in dep_outputs if not p.endswith("/"))
+        dirs = tuple(dict.fromkeys(self.src_dirs[target.label] + tuple(p.rstrip("/") for p in dep_outputs
+                                                                          if p.endswith("/"))))
+        inputs = Inputs(srcs=srcs, dep_outputs=dep_files, dirs=dirs)
+        if dirs and not rule.reads_dirs:
+            self.context.problem(target, "srcs", f"rule {rule.name} cannot read {dirs[0]}/, a directory "
+                            f"{self._producer(dirs[0] + '/').label} owns",
+                            "Read it with a rule that takes whole directories (command, kustomize_build, ...).")
         actions = rule.plan(target, inputs, self.context)
         clash = sorted(set(inputs.all) & set(outputs))
         if clash:
             self.problems.add(target.file, target.line, f"{target.label}: {clash[0]!r} is both an input and an output",
                               "A target cannot rewrite its own input; write the result to another file.")
         materials = [a.key_material() for a in actions]
+        file_deps = inputs.all + tuple(dir_manifest(d) for d in dirs)
         parts = {
             "rule": f"{rule.name}@{rule.version}",
             "command": digest_of([{k: v for k, v in m.items() if k not in ("inputs", "outputs", "tools")}
                                   for m in materials]),
             "tools": digest_of([m["tools"] for m in materials] + self.context.toolchain_identity(actions)),
-            "inputs": digest_of(list(inputs.all)),
+            "inputs": digest_of(list(file_deps)),
             "outputs": digest_of(list(declared)),
             "layout": digest_of([[m["inputs"], m["outputs"]] for m in materials]),
         }
-        return TargetPlan(target=target, rule_version=rule.version, actions=actions, inputs=inputs.all,
+        return TargetPlan(target=target, rule_version=rule.version, actions=actions, inputs=file_deps,
                           outputs=outputs, output_dirs=output_dirs, deps=tuple(sorted(self.edges[target.label])),
                           parts=parts)
+
+
+def _reaches(prefix: str, owned: str, recursive: bool) -> bool:
+    """Whether a glob whose fixed part is `prefix` can match files in the owned directory."""
+    return (prefix + "/").startswith(owned) or (recursive and owned.startswith(prefix + "/"))
 
 
 def _glob_regex(pattern: str) -> re.Pattern:

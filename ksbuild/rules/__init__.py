@@ -17,6 +17,8 @@ class Inputs:
 
     srcs: tuple[str, ...]  # from `srcs`: files, glob matches and labelled targets' outputs
     dep_outputs: tuple[str, ...]  # outputs of the targets named in `deps`
+    dirs: tuple[str, ...] = ()  # directories other targets own, read whole (their files are not known
+    #                             until the owner has run): a rule passes them as `input_dirs`
 
     @property
     def all(self) -> tuple[str, ...]:
@@ -59,6 +61,9 @@ class Rule:
     declare_outputs: Callable[..., Declared]  # (target) or (target, srcs) when outputs_follow_srcs
     plan: Callable[[Target, Inputs, PlanContext], tuple[ActionSpec, ...]]
     outputs_follow_srcs: bool = False  # outputs are named after the resolved srcs (copy)
+    reads_dirs: bool = True  # its actions take `Inputs.dirs` as `input_dirs`
+    # Inputs the rule always reads, as (srcs entry, field that implies it): go.mod, a header file...
+    implicit_srcs: Callable[[Target], list[tuple[str, str]]] = lambda target: []
 
 
 def in_place(paths) -> tuple[tuple[str, str], ...]:

@@ -40,4 +40,5 @@ RULE = Rule(
     declare_outputs=declare_outputs,
     plan=plan,
     outputs_follow_srcs=True,
+    reads_dirs=False,
 )

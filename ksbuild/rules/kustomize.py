@@ -16,21 +16,29 @@ def _kustomize_outputs(target: Target):
     return outs
 
 
+def kustomize_action(target: Target, ctx: PlanContext, *, directory: str, inputs, out: tuple[str, str],
+                     cwd: str, input_dirs=()) -> ActionSpec:
+    """`kustomize build DIRECTORY` (relative to `cwd`) with the pinned kustomize; the stream goes to
+    `out`, an (exec path, workspace path) pair."""
+    return ActionSpec(
+        mnemonic="KustomizeBuild",
+        description=f"{target.label.task}: kustomize build {directory}",
+        argv=("kustomize", "build", directory),
+        inputs=tuple(inputs),
+        input_dirs=tuple(input_dirs),
+        outputs=(out,),
+        cwd=cwd,
+        tools=(ctx.tool(target, "kustomize"),),
+        stdout=out[0],
+    )
+
+
 def _kustomize_plan(target: Target, inputs: Inputs, ctx: PlanContext) -> tuple[ActionSpec, ...]:
-    kustomize = ctx.tool(target, "kustomize")
     out = target.path(posixpath.normpath(target.attrs["out"]))
     crds_out = target.attrs.get("crds_out")
     stream = ctx.scratch(target, "stream.yaml") if crds_out else out
-    build = ActionSpec(
-        mnemonic="KustomizeBuild",
-        description=f"{target.label.task}: kustomize build {target.attrs['dir']}",
-        argv=("kustomize", "build", target.attrs["dir"]),
-        inputs=in_place(inputs.all),
-        outputs=in_place([stream]),
-        cwd=target.component_dir,
-        tools=(kustomize,),
-        stdout=stream,
-    )
+    build = kustomize_action(target, ctx, directory=target.attrs["dir"], inputs=in_place(inputs.all),
+                             out=(stream, stream), cwd=target.component_dir, input_dirs=in_place(inputs.dirs))
     if not crds_out:
         return (build,)
     crds = target.path(posixpath.normpath(crds_out))
@@ -66,19 +74,30 @@ def _templates_outputs(target: Target):
 
 
 def _templates_plan(target: Target, inputs: Inputs, ctx: PlanContext) -> tuple[ActionSpec, ...]:
-    if len(inputs.srcs) != 1:
+    actions = []
+    if "kustomize_dir" in target.attrs:
+        stream = ctx.scratch(target, "stream.yaml")
+        actions.append(kustomize_action(target, ctx, directory=target.attrs["kustomize_dir"],
+                                        inputs=in_place(inputs.all), input_dirs=in_place(inputs.dirs),
+                                        out=(stream, stream), cwd=target.component_dir))
+        source = (stream,)
+    elif len(inputs.srcs) == 1:
+        source = inputs.srcs
+    else:
         ctx.problem(target, "srcs", f"helm_templates takes exactly one file in srcs, not {len(inputs.srcs)}",
-                    "Name the rendered manifests, e.g. `srcs: [\":manifests\"]`.")
+                    "Name the rendered manifests (e.g. `srcs: [\":manifests\"]`), or set `kustomize_dir` "
+                    "and list the kustomization's files in srcs.")
         return ()
     out = target.path(posixpath.normpath(target.attrs["out"]))
-    return (ActionSpec(
+    actions.append(ActionSpec(
         mnemonic="HelmTemplates",
         description=f"{target.label.task}: chart template {target.attrs['out']}",
-        argv=(inputs.srcs[0], out, target.attrs.get("name_prefix", DEFAULT_PREFIX)),
-        inputs=in_place(inputs.all),
+        argv=(source[0], out, target.attrs.get("name_prefix", DEFAULT_PREFIX)),
+        inputs=in_place(source if actions else inputs.all),
         outputs=in_place([out]),
         builtin="helm_templates",
-    ),)
+    ))
+    return tuple(actions)
 
 
 DEFAULT_PREFIX = "{{.Values.ControlPlaneName}}-"
@@ -86,13 +105,15 @@ DEFAULT_PREFIX = "{{.Values.ControlPlaneName}}-"
 HELM_TEMPLATES = Rule(
     name="helm_templates",
     version=1,
-    doc="Turns rendered manifests (one file in `srcs`, usually a kustomize_build output) into a chart "
+    doc="Turns rendered manifests (one file in `srcs`, or `kustomize build kustomize_dir`) into a chart "
         "template: drops lines starting with `#{{-`, and prefixes the names of ClusterRoles, "
         "ClusterRoleBindings and the bindings' `roleRef.name` with `name_prefix`, so one chart can be "
         "installed once per control plane. Image references are left alone.",
     fields=(
         Field("out", "string", "the chart template to write, e.g. chart/templates/controller-manager.yaml",
               required=True),
+        Field("kustomize_dir", "string", "render this kustomization first (list its files in srcs) instead "
+              "of reading one file from srcs"),
         Field("name_prefix", "string", f"what cluster-scoped RBAC names get in front (default `{DEFAULT_PREFIX}`)"),
     ),
     declare_outputs=_templates_outputs,
