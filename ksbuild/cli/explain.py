@@ -7,6 +7,7 @@ import os
 _PART_REASONS = (
     ("rule", "rule changed"),
     ("tools", "tool changed"),
+    ("tool_binaries", "tool changed"),
     ("command", "command changed"),
     ("outputs", "declared outputs changed"),
     ("layout", "sandbox layout changed"),

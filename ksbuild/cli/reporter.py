@@ -45,9 +45,16 @@ class RunRecorder(ConsoleReporter):
     def add_success(self, task):
         super().add_success(task)
         if is_target(task):
-            if "parts" in task.meta:
-                self.new_plans[task.name] = task.meta
             values = task.values or {}
+            meta = task.meta
+            if values.get("tool_digests"):  # the binaries that actually ran, installed during this run maybe
+                from ksbuild.cli.tasks import with_tool_binaries
+
+                plan, parts = with_tool_binaries(meta["base_plan"], meta.get("parts", {}), values["tool_digests"])
+                if plan != meta["plan"]:
+                    meta = dict(meta, plan=plan, parts=parts)
+            if "parts" in meta:
+                self.new_plans[task.name] = meta
             if values.get("dir_files"):
                 self.dir_files[task.name] = values["dir_files"]
             record = self._record(task, values.get("status", "executed"), values.get("seconds"))

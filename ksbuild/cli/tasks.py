@@ -11,7 +11,7 @@ from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.exec.executor import run_target
 from ksbuild.loader.plancache import load_graph_cached
-from ksbuild.model import BuildGraph, dir_manifest
+from ksbuild.model import BuildGraph, digest_of, dir_manifest
 
 _GRAPHS: dict[str, BuildGraph] = {}
 
@@ -39,15 +39,21 @@ def target_tasks(graph: BuildGraph):
     previous = state.previous_plans(root)
     parts_before = None  # read only if some plan changed
     dir_files = state.previous_dir_files(root) if any(p.output_dirs for p in graph.plans.values()) else {}
+    installed = _installed_tools(graph.workspace.tools) if graph.workspace.tools else {}
     for task, plan in graph.plans.items():
-        digest = plan.digest
-        unchanged = previous.get(task) == digest
+        digest, parts = plan.digest, plan.parts
         meta = {"ksbuild": "target", "plan": digest}
+        used = sorted({tool.name for action in plan.actions for tool in action.tools})
+        if used:  # the tools' binaries are part of the plan: a rebuilt tool reruns what uses it
+            binaries = {name: installed.get(name) for name in used}
+            digest, parts = with_tool_binaries(plan.digest, plan.parts, binaries)
+            meta.update(plan=digest, base_plan=plan.digest)
+        unchanged = previous.get(task) == digest
         if not unchanged:
             if parts_before is None:
                 parts_before = state.previous_parts(root)
-            meta.update(plan_change=plan_change(parts_before.get(task), plan.parts, plan.inputs),
-                        parts=plan.parts, inputs=list(plan.inputs))
+            meta.update(plan_change=plan_change(parts_before.get(task), parts, plan.inputs),
+                        parts=parts, inputs=list(plan.inputs))
         yield {
             "basename": plan.label.component,
             "name": plan.label.target,
@@ -102,15 +108,23 @@ def tool_tasks(graph: BuildGraph):
                "meta": {"ksbuild": "tool"}}
 
 
-def _installed_tools(pins) -> set[str]:
+def with_tool_binaries(base: str, parts: dict, binaries: dict[str, str | None]) -> tuple[str, dict]:
+    """A plan's digest and parts with the SHA-256 of each tool binary it uses (None: not installed)."""
+    identity = sorted(binaries.items(), key=lambda item: item[0])
+    return digest_of([base, identity]), dict(parts, tool_binaries=digest_of(identity))
+
+
+def _installed_tools(pins) -> dict[str, str]:
+    """Installed tools' binary digests, by name (a small file per tool, read once per run)."""
     from ksbuild.toolchain import store
     from ksbuild.toolchain.goenv import GoMissing, go_env
 
     try:
         go = go_env()
     except GoMissing:
-        return set()
-    return {pin.name for pin in pins if store.installed_digest(pin, go)}
+        return {}
+    digests = {pin.name: store.installed_digest(pin, go) for pin in pins}
+    return {name: digest for name, digest in digests.items() if digest}
 
 
 def all_tasks(root: str):

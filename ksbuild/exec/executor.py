@@ -30,8 +30,10 @@ def run_target(root: str, task: str, actions: tuple[ActionSpec, ...]):
     started = time.monotonic()
     notes: list[str] = []
     produced: dict[str, list[str]] = {}
+    tool_digests: dict[str, str] = {}
     try:
         for action in actions:
+            tool_digests.update(_check_tools(action))
             notes.extend(run_action(root, action, produced))
     except ActionFailed as failure:
         from doit.exceptions import TaskFailed
@@ -40,6 +42,8 @@ def run_target(root: str, task: str, actions: tuple[ActionSpec, ...]):
     if notes:
         print("\n".join(notes))
     values = {"status": "executed", "seconds": round(time.monotonic() - started, 3)}
+    if tool_digests:
+        values["tool_digests"] = tool_digests
     if produced:
         values["dir_files"] = produced
     return values
@@ -49,7 +53,6 @@ def run_action(root: str, action: ActionSpec, produced: dict[str, list[str]] | N
     """Run one action in a fresh sandbox and commit its outputs; returns warnings to show.
     `produced` receives, per owned directory, the files it now holds."""
     keep = os.environ.get("KSBUILD_KEEP_SANDBOX") == "1"
-    _check_tools(action)
     with sandbox_for(root, action, keep=keep) as box:
         output = _execute(box, action)
         found = files_under(box.root)
@@ -73,9 +76,10 @@ def run_action(root: str, action: ActionSpec, produced: dict[str, list[str]] | N
     return []
 
 
-def _check_tools(action: ActionSpec) -> None:
+def _check_tools(action: ActionSpec) -> dict[str, str]:
+    """The SHA-256 of each tool binary the action uses; every one must be installed."""
     if not action.tools:
-        return
+        return {}
     from ksbuild.toolchain import store
     from ksbuild.toolchain.goenv import GoMissing, go_env
 
@@ -83,10 +87,14 @@ def _check_tools(action: ActionSpec) -> None:
         go = go_env()
     except GoMissing as err:
         raise ActionFailed(f"{action.mnemonic} needs Go: {err}. Install Go and put `go` on PATH.") from None
+    digests = {}
     for tool in action.tools:
-        if not os.path.isfile(store.binary_path(tool, go)):
+        digest = store.installed_digest(tool, go)
+        if not digest or not os.path.isfile(store.binary_path(tool, go)):
             raise ActionFailed(f"{action.mnemonic}: tool {tool.name!r} ({tool}) is not installed; "
                                f"run `doit tool:{tool.name}`.")
+        digests[tool.name] = digest
+    return digests
 
 
 def _execute(box: Sandbox, action: ActionSpec) -> str:

@@ -37,6 +37,7 @@ class _Planner:
         self.outputs: dict[Label, tuple[str, ...]] = {}
         self.srcs: dict[Label, tuple[str, ...]] = {}
         self.src_dirs: dict[Label, tuple[str, ...]] = {}  # owned directories read whole
+        self.has_owned_dirs = True  # until all outputs are claimed
         self.edges: dict[Label, dict[Label, int]] = {t.label: {} for t in targets}  # dep -> line
         self._resolving: list[Label] = []
         self.watched: set[str] = set()  # directories whose listing the plan depends on, and the build files
@@ -48,6 +49,7 @@ class _Planner:
                 self._claim(target, RULES[target.rule].declare_outputs(target))
         for target in self.targets.values():
             self._outputs_of(target)
+        self.has_owned_dirs = any(path.endswith("/") for path in self.owner)
         for target in self.targets.values():
             self._srcs_of(target)
         dep_outputs = {label: self._explicit_deps(t) for label, t in self.targets.items()}
@@ -108,15 +110,17 @@ class _Planner:
             return self.srcs[target.label]
         self._resolving.append(target.label)
         found: list[str] = []
-        entries = [(entry, target.line_of("srcs", index)) for index, entry in enumerate(target.attrs.get("srcs", []))]
-        entries += [(entry, target.line_of(attr)) for entry, attr in RULES[target.rule].implicit_srcs(target)]
-        for entry, line in entries:
+        entries = [(entry, target.line_of("srcs", index), "srcs")
+                   for index, entry in enumerate(target.attrs.get("srcs", []))]
+        entries += [(entry, target.line_of(attr), f"{attr} (rule {target.rule} reads it)")
+                    for entry, attr in RULES[target.rule].implicit_srcs(target)]
+        for entry, line, what in entries:
             if entry.startswith((":", "//")):
                 label = self._label(target, entry, line, "srcs")
                 if label is not None:
                     found.extend(self._label_outputs(target, label, line))
             else:
-                found.extend(self._paths(target, entry, line))
+                found.extend(self._paths(target, entry, line, what))
         self._resolving.pop()
         own = set(self.outputs.get(target.label, ()))
         files, dirs = self._split_owned_dirs(target, [p for p in dict.fromkeys(found) if p not in own])
@@ -141,6 +145,9 @@ class _Planner:
         return files, dirs
 
     def _owned_dir(self, path: str) -> str | None:
+        """The directory some target owns that holds `path`, if any."""
+        if not self.has_owned_dirs:
+            return None
         directory = posixpath.dirname(path)
         while directory:
             if directory + "/" in self.owner:
@@ -153,13 +160,8 @@ class _Planner:
         owner = self.owner.get(path)
         if owner:
             return owner[0]
-        directory = posixpath.dirname(path)
-        while directory:
-            owner = self.owner.get(directory + "/")
-            if owner:
-                return owner[0]
-            directory = posixpath.dirname(directory)
-        return None
+        directory = self._owned_dir(path)
+        return self.owner[directory + "/"][0] if directory else None
 
     def _label_outputs(self, target: Target, label: Label, line: int) -> tuple[str, ...]:
         if label in self._resolving:
@@ -169,7 +171,7 @@ class _Planner:
         self.edges[target.label].setdefault(label, line)
         return self._outputs_of(self.targets[label])
 
-    def _paths(self, target: Target, entry: str, line: int) -> list[str]:
+    def _paths(self, target: Target, entry: str, line: int, what: str = "srcs") -> list[str]:
         normal = posixpath.normpath(entry)
         if posixpath.isabs(entry) or normal == ".." or normal.startswith("../"):
             self.problems.add(target.file, line, f"{target.label}: srcs entry {entry!r} leaves the component",
@@ -180,13 +182,13 @@ class _Planner:
         if GLOB_CHARS.search(entry):
             matches = self._glob(pattern)
             if not matches:
-                self.problems.add(target.file, line, f"{target.label}: glob {entry!r} matches no file",
+                self.problems.add(target.file, line, f"{target.label}: {what}: glob {entry!r} matches no file",
                                   "Fix the pattern, or remove it if the files are gone.")
             return matches
         self.watched.add(posixpath.dirname(pattern) or ".")
         if self._producer(pattern) or os.path.isfile(os.path.join(self.root, pattern)):
             return [pattern]
-        self.problems.add(target.file, line, f"{target.label}: srcs file {entry!r} does not exist "
+        self.problems.add(target.file, line, f"{target.label}: {what}: file {entry!r} does not exist "
                           "and no target produces it", f"Create {pattern}, or fix the path.")
         return []
 

@@ -38,47 +38,46 @@ class LinedList(list):
         return self.lines[index] if index < len(self.lines) else self.line
 
 
-class _Loader(_BaseLoader):
-    """The safe loader with line-keeping containers and duplicate keys rejected."""
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> LinedDict:
-    loader.flatten_mapping(node)
-    result = LinedDict()
-    result.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if key in result:
-            raise _DuplicateKey(key, line, result.lines[key])
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.lines[key] = line
-    return result
-
-
-def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> LinedList:
-    result = LinedList()
-    result.line = node.start_mark.line + 1
-    for item in node.value:
-        result.append(loader.construct_object(item, deep=True))
-        result.lines.append(item.start_mark.line + 1)
-    return result
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-
-
 class _DuplicateKey(Exception):
     def __init__(self, key, line: int, first_line: int):
         super().__init__(key)
         self.key, self.line, self.first_line = key, line, first_line
 
 
+_STR = "tag:yaml.org,2002:str"
+_scalars = yaml.constructor.SafeConstructor()  # typed scalars (bool, int, null...) only
+
+
+def _convert(node):
+    """Composed nodes (libyaml's work) to plain values, mappings and lists keeping their lines;
+    cheaper than PyYAML's generic constructor, which matters for a thousand targets."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.value if node.tag == _STR else _scalars.construct_object(node)
+    if isinstance(node, yaml.SequenceNode):
+        result = LinedList()
+        result.line = node.start_mark.line + 1
+        result.extend(_convert(item) for item in node.value)
+        result.lines = [item.start_mark.line + 1 for item in node.value]
+        return result
+    _scalars.flatten_mapping(node)  # `<<` merge keys
+    mapping = LinedDict()
+    mapping.line = node.start_mark.line + 1
+    lines = mapping.lines
+    for key_node, value_node in node.value:
+        key = _convert(key_node)
+        line = key_node.start_mark.line + 1
+        if key in mapping:
+            raise _DuplicateKey(key, line, lines[key])
+        mapping[key] = _convert(value_node)
+        lines[key] = line
+    return mapping
+
+
 def parse(text: str, file: str):
     """Parse one YAML document; an empty file is an empty mapping."""
     try:
-        data = yaml.load(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=_BaseLoader)
+        data = None if node is None else _convert(node)
     except _DuplicateKey as dup:
         raise ConfigError.one(file, dup.line, f"duplicate key {dup.key!r} (first at line {dup.first_line})",
                               "Each key may appear once in a mapping; merge the two entries.") from None
@@ -88,6 +87,8 @@ def parse(text: str, file: str):
         what = " ".join(filter(None, [err.context, err.problem]))
         raise ConfigError.one(file, line, f"YAML syntax error: {what}",
                               "Fix the YAML syntax (indentation, quoting, a missing ':').") from None
+    except TypeError as err:  # an unhashable key, such as a mapping used as a key
+        raise ConfigError.one(file, 0, f"YAML error: {err}", "Keys must be plain strings.") from None
     except yaml.YAMLError as err:
         raise ConfigError.one(file, 0, f"YAML error: {err}", "Fix the YAML syntax.") from None
     if data is None:

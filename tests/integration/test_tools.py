@@ -57,6 +57,17 @@ def test_install_use_list_and_bump(ws, tmp_path):
     ws.doit()
     assert ws.executed() == set()
 
+    # the same pin rebuilt into a different binary (another Go release, say) reruns what uses it
+    with open(path, "ab") as binary:
+        binary.write(b"\0")
+    with open(path + ".sha256", "w") as record:
+        record.write(hashlib.sha256(open(path, "rb").read()).hexdigest() + "\n")
+    ws.doit()
+    assert ws.executed() == {"app:greeting"}
+    assert ws.reasons()["app:greeting"] == "tool changed"
+    ws.doit()
+    assert ws.executed() == set()
+
     ws.write("workspace.yaml", WORKSPACE.format(version="v1.1.0"))
     ws.doit()
     assert ws.executed() == {"app:greeting"}

@@ -154,8 +154,8 @@ def test_missing_source_and_empty_glob(workspace):
     build(workspace, "targets:\n  t:\n    rule: command\n    srcs:\n      - nope.txt\n      - '*.zz'\n"
                      "    outs: [o]\n    cmd: ['true']\n")
     found = problems(workspace)
-    assert found[0].startswith("app/BUILD.yaml:5: //app:t: srcs file 'nope.txt' does not exist")
-    assert found[1].startswith("app/BUILD.yaml:6: //app:t: glob '*.zz' matches no file")
+    assert found[0].startswith("app/BUILD.yaml:5: //app:t: srcs: file 'nope.txt' does not exist")
+    assert found[1].startswith("app/BUILD.yaml:6: //app:t: srcs: glob '*.zz' matches no file")
 
 
 def test_yaml_syntax_error(workspace):

@@ -69,7 +69,7 @@ def test_an_edited_build_file_replans(ws):
 def test_a_deleted_source_is_reported(ws):
     inputs(ws)
     (ws.root / "app/main.txt").unlink()
-    with pytest.raises(ConfigError, match="srcs file 'main.txt' does not exist"):
+    with pytest.raises(ConfigError, match="srcs: file 'main.txt' does not exist"):
         inputs(ws)
 
 

@@ -1,0 +1,151 @@
+"""The constellation's Go derived files, made by the real pinned tools in sandboxes, from a copy whose
+path has nothing to do with the Go module paths."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, Workspace
+
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(shutil.which("go") is None, reason="needs Go")]
+
+KS = "components/kubestellar"
+OSA = "components/ocm-status-addon"
+KS_GENERATORS = {"kubestellar:deepcopy", "kubestellar:crds", "kubestellar:clients"}
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory) -> Path:
+    """The constellation, copied to an unrelated path and generated once per test process."""
+    root = tmp_path_factory.mktemp("checkout") / "not" / "a" / "gopath"
+    shutil.copytree(REPO / "components", root / "components", ignore=shutil.ignore_patterns(".ksbuild"))
+    for name in ("workspace.yaml", "dodo.py"):
+        shutil.copy(REPO / name, root / name)
+    ws = Workspace(root)
+    ws.doit("generate")
+    return root
+
+
+@pytest.fixture
+def ws(generated, tmp_path) -> Workspace:
+    """A private copy of the generated constellation (timestamps kept, so it is up to date)."""
+    root = tmp_path / "elsewhere" / "checkout"
+    shutil.copytree(generated, root, symlinks=True)
+    return Workspace(root)
+
+
+def go(ws: Workspace, component: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["go", *args], cwd=ws.root / component, capture_output=True, text=True, timeout=600)
+
+
+def test_generate_reproduces_the_committed_files_and_the_modules_compile(ws):
+    for component in (KS, OSA):
+        for path in (REPO / component).rglob("*"):
+            if path.is_file():
+                relative = path.relative_to(REPO)
+                assert (ws.root / relative).read_bytes() == path.read_bytes(), f"{relative} differs from git"
+        for step in (("build", "./..."), ("vet", "./...")):
+            result = go(ws, component, *step)
+            assert result.returncode == 0, f"go {' '.join(step)} in {component}:\n{result.stderr}"
+    clients = sorted(p.relative_to(ws.root / KS / "pkg/generated").as_posix()
+                     for p in (ws.root / KS / "pkg/generated").rglob("*.go"))
+    assert "clientset/versioned/typed/control/v1alpha1/bindingpolicy.go" in clients
+    assert "listers/control/v1alpha1/statuscollector.go" in clients
+    assert "informers/externalversions/control/v1alpha1/binding.go" in clients
+    crds = sorted(p.name for p in (ws.root / KS / "pkg/crd/files").iterdir())
+    assert crds == sorted(p.name for p in (ws.root / KS / "config/crd/bases").iterdir()) == [
+        "control.kubestellar.io_bindingpolicies.yaml", "control.kubestellar.io_bindings.yaml",
+        "control.kubestellar.io_statuscollectors.yaml"]
+
+
+def test_second_run_touch_and_readme_edit_execute_nothing(ws):
+    ws.doit("generate")
+    assert ws.executed() == set()
+    types = ws.root / KS / "api/control/v1alpha1/types.go"
+    types.touch()
+    (ws.root / KS / "go.sum").touch()
+    ws.doit("generate")
+    assert ws.executed() == set()
+    readme = ws.root / KS / "README.md"
+    readme.write_text(readme.read_text() + "\nMore words.\n")
+    ws.doit("generate")
+    assert ws.executed() == set()
+
+
+def test_a_new_field_reruns_exactly_that_components_generators(ws):
+    types = ws.root / KS / "api/control/v1alpha1/types.go"
+    source = types.read_text()
+    field = ("\t// Tolerations lists the taints a destination may have.\n"
+             "\t// +optional\n\tTolerations []string `json:\"tolerations,omitempty\"`\n")
+    marker = "\t// WantSingletonReportedState asks"
+    types.write_text(source.replace(marker, field + "\n" + marker))
+    before = {p: p.read_bytes() for p in (ws.root / KS / "pkg/generated").rglob("*.go")}
+
+    ws.doit("generate")
+
+    assert ws.executed() == KS_GENERATORS
+    assert ws.reasons()["kubestellar:deepcopy"] == f"input changed: {KS}/api/control/v1alpha1/types.go"
+    deepcopy = ws.read(f"{KS}/api/control/v1alpha1/zz_generated.deepcopy.go")
+    assert "in.Tolerations, &out.Tolerations" in deepcopy
+    for place in ("config/crd/bases", "pkg/crd/files"):
+        policy = ws.read(f"{KS}/{place}/control.kubestellar.io_bindingpolicies.yaml")
+        assert re.search(r"^ +tolerations:\n +description: Tolerations lists", policy, re.M), place
+        assert "tolerations" not in ws.read(f"{KS}/{place}/control.kubestellar.io_bindings.yaml")
+    assert {p: p.read_bytes() for p in (ws.root / KS / "pkg/generated").rglob("*.go")} == before, \
+        "a field changes no client code"
+    assert "tolerations" not in ws.read(f"{KS}/chart/templates/controller-manager.yaml")
+    assert go(ws, KS, "vet", "./...").returncode == 0
+
+
+def test_a_deleted_type_loses_its_clients_and_crd(ws):
+    types = ws.root / KS / "api/control/v1alpha1/types.go"
+    source = types.read_text()
+    start = source.index("// StatusCollector says")
+    types.write_text(source[:start])
+    register = ws.root / KS / "api/control/v1alpha1/register.go"
+    register.write_text(register.read_text().replace("\t\t&StatusCollector{}, &StatusCollectorList{},\n", ""))
+
+    ws.doit("generate")
+
+    assert ws.executed() == KS_GENERATORS
+    generated = [p.as_posix() for p in (ws.root / KS / "pkg/generated").rglob("*") if "statuscollector" in p.name]
+    assert generated == []
+    assert (ws.root / KS / "pkg/generated/listers/control/v1alpha1/binding.go").is_file()
+    for place in ("config/crd/bases", "pkg/crd/files"):
+        assert not (ws.root / KS / place / "control.kubestellar.io_statuscollectors.yaml").exists()
+        assert (ws.root / KS / place / "control.kubestellar.io_bindings.yaml").is_file()
+    assert "func (in *StatusCollector)" not in ws.read(f"{KS}/api/control/v1alpha1/zz_generated.deepcopy.go")
+    result = go(ws, KS, "build", "./...")
+    assert result.returncode == 0, result.stderr
+    ws.doit("generate")
+    assert ws.executed() == set()
+
+
+def test_an_rbac_marker_reaches_the_role_and_the_chart_only(ws):
+    controller = ws.root / OSA / "pkg/controller/controller.go"
+    marker = "// +kubebuilder:rbac:groups=\"\",resources=events,verbs=create;patch\n"
+    controller.write_text(controller.read_text().replace("// Scheme returns", marker + "\n// Scheme returns"))
+
+    ws.doit("generate")
+
+    # deepcopy reads only api/v1alpha1; the CRD step (with RBAC) scans ./... and the chart reads its role
+    assert ws.executed() == {"ocm-status-addon:manifests", "ocm-status-addon:chart"}
+    assert "  - events\n" in ws.read(f"{OSA}/config/rbac/role.yaml")
+    assert "  - events\n" in ws.read(f"{OSA}/chart/templates/operator.yaml")
+    assert "events" not in ws.read(f"{OSA}/chart/crds/crds.yaml")
+
+
+def test_bumping_a_tool_pin_reruns_the_actions_that_use_it(ws):
+    workspace_yaml = ws.root / "workspace.yaml"
+    workspace_yaml.write_text(workspace_yaml.read_text().replace("version: v5.7.1", "version: v5.8.1"))
+
+    ws.doit("generate")
+
+    assert ws.executed() == {"kubestellar:chart-templates", "ocm-status-addon:chart"}
+    assert set(ws.reasons().values()) - {""} == {"tool changed"}
+    listing = ws.doit("tools").stdout
+    assert re.search(r"^kustomize +v5\.8\.1 +[0-9a-f]{64} ", listing, re.M), listing
