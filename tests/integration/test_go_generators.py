@@ -149,3 +149,34 @@ def test_bumping_a_tool_pin_reruns_the_actions_that_use_it(ws):
     assert set(ws.reasons().values()) - {""} == {"tool changed"}
     listing = ws.doit("tools").stdout
     assert re.search(r"^kustomize +v5\.8\.1 +[0-9a-f]{64} ", listing, re.M), listing
+
+
+def test_crds_second_place_as_one_kustomized_file(ws):
+    ws.write(f"{KS}/config/crd/kustomization.yaml", """\
+        resources:
+        - bases/control.kubestellar.io_bindingpolicies.yaml
+        - bases/control.kubestellar.io_bindings.yaml
+        - bases/control.kubestellar.io_statuscollectors.yaml
+        commonLabels:
+          app.kubernetes.io/part-of: kubestellar
+        """)
+    build = ws.root / KS / "BUILD.yaml"
+    build.write_text(build.read_text().replace(
+        "    copy_to: pkg/crd/files\n",
+        "    kustomize_dir: config/crd\n    kustomize_out: pkg/crd/files/crds.yaml\n"
+        "    srcs: [config/crd/kustomization.yaml]\n"))
+    shutil.rmtree(ws.root / KS / "pkg/crd/files")
+
+    ws.doit("kubestellar:crds")
+
+    assert ws.executed() == {"kubestellar:crds"}
+    assert sorted(p.name for p in (ws.root / KS / "pkg/crd/files").iterdir()) == ["crds.yaml"]
+    aggregate = ws.read(f"{KS}/pkg/crd/files/crds.yaml")
+    assert aggregate.count("kind: CustomResourceDefinition") == 3
+    assert aggregate.count("app.kubernetes.io/part-of: kubestellar") == 3
+    assert result_names(aggregate) == ["bindingpolicies.control.kubestellar.io", "bindings.control.kubestellar.io",
+                                       "statuscollectors.control.kubestellar.io"]
+
+
+def result_names(stream: str) -> list[str]:
+    return sorted(re.findall(r"^  name: (\S+)$", stream, re.M))
