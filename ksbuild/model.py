@@ -52,12 +52,53 @@ class ToolPin:
 
 
 @dataclass(frozen=True)
+class CacheSettings:
+    """workspace.yaml `cache:` as written; environment overrides are applied when a run starts."""
+
+    dir: str = ""
+    max_size: str = ""
+    remote: str = ""
+    remote_mode: str = ""
+    remote_timeout: int = 0
+    remote_auth_env: str = ""
+
+    def errors(self) -> list[tuple[str, str]]:
+        found = []
+        if self.remote_mode and self.remote_mode not in REMOTE_MODES:
+            found.append(("remote_mode", f"remote_mode {self.remote_mode!r} is not one of {', '.join(REMOTE_MODES)}"))
+        if self.remote and not self.remote.startswith(("http://", "https://", "file://")):
+            found.append(("remote", f"remote {self.remote!r} is not an http://, https:// or file:// URL"))
+        if self.max_size and parse_size(self.max_size) is None:
+            found.append(("max_size", f"max_size {self.max_size!r} is not a size such as 500MiB or 10GiB"))
+        if self.remote_timeout < 0:
+            found.append(("remote_timeout", "remote_timeout must not be negative"))
+        return found
+
+
+REMOTE_MODES = ("rw", "ro", "off")
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+          "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "t": 1000**4, "tb": 1000**4, "tib": 1024**4}
+
+
+def parse_size(text: str) -> int | None:
+    """'10GiB', '500 MB', '1024' -> bytes; None when it is not a size."""
+    number = text.strip().rstrip("bBiIkKmMgGtT ").strip()
+    unit = text.strip()[len(number):].strip().lower()
+    try:
+        value = float(number)
+    except ValueError:
+        return None
+    return int(value * _UNITS[unit]) if unit in _UNITS and value >= 0 else None
+
+
+@dataclass(frozen=True)
 class Workspace:
     root: str  # absolute path of the directory holding workspace.yaml
     file: str
     components: tuple[Component, ...]
     tools: tuple[ToolPin, ...] = ()
     tool_lines: tuple[tuple[str, int], ...] = ()  # tool name -> line in workspace.yaml
+    cache: CacheSettings = CacheSettings()
 
     def tool(self, name: str) -> ToolPin | None:
         return next((t for t in self.tools if t.name == name), None)

@@ -17,7 +17,14 @@ DODO = "from ksbuild.dodo import *  # noqa\n"
 class Workspace:
     def __init__(self, root: Path):
         self.root = root
-        self.env: dict[str, str] = {}  # extra environment for doit runs
+        # Extra environment for doit runs: a private action cache, so that what a test expects to
+        # run is not restored from another test's (or the developer's) cache.
+        self.env: dict[str, str] = {"KSBUILD_CACHE_DIR": str(root.parent / f"{root.name}-action-cache")}
+
+    def run_env(self) -> dict[str, str]:
+        """The machine's environment without its ksbuild settings, plus the test's."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith("KSBUILD_")}
+        return {**base, **self.env}
 
     def write(self, relative: str, text: str, dedent: bool = True) -> Path:
         path = self.root / relative
@@ -31,7 +38,7 @@ class Workspace:
     def doit(self, *args: str, check: bool = True, cwd: Path | None = None,
              timeout: float = 300) -> subprocess.CompletedProcess:
         result = subprocess.run([sys.executable, "-m", "doit", *args], cwd=cwd or self.root,
-                                capture_output=True, text=True, timeout=timeout, env={**os.environ, **self.env})
+                                capture_output=True, text=True, timeout=timeout, env=self.run_env())
         if check and result.returncode != 0:
             raise AssertionError(f"doit {' '.join(args)} exited {result.returncode}\n"
                                  f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")

@@ -45,3 +45,11 @@ def show_tools(root: str) -> None:
     for row in rows:
         sys.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3] + "\n")
     sys.stdout.write(f"(installed with {go.version} for {go.platform}, in {store.store_dir()})\n")
+
+
+def collect_garbage(config) -> None:
+    from ksbuild.cache.gc import collect
+
+    removed, freed, kept = collect(config.local_dir, config.max_size)
+    sys.stdout.write(f"ksbuild: cache-gc: removed {removed} file(s), {freed / 2**20:.1f} MiB; "
+                     f"{kept / 2**20:.1f} MiB kept in {config.local_dir} (limit {config.max_size / 2**20:.0f} MiB)\n")

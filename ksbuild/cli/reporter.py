@@ -58,8 +58,9 @@ class RunRecorder(ConsoleReporter):
             if values.get("dir_files"):
                 self.dir_files[task.name] = values["dir_files"]
             record = self._record(task, values.get("status", "executed"), values.get("seconds"))
-            if values.get("cache"):
-                record["cache"] = values["cache"]
+            for field in ("cache", "miss"):
+                if values.get(field):
+                    record[field] = values[field]
 
     def skip_uptodate(self, task):
         super().skip_uptodate(task)

@@ -6,7 +6,7 @@ import os
 import sys
 
 from ksbuild.cli import state
-from ksbuild.cli.commands import install_tool, show_graph, show_tools
+from ksbuild.cli.commands import collect_garbage, install_tool, show_graph, show_tools
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.exec.executor import run_target
@@ -32,8 +32,20 @@ def prepare_state_dir(root: str) -> None:
             handle.write("*\n")
 
 
+def cache_config(graph: BuildGraph):
+    """The action cache's settings for this run (workspace.yaml, then the environment)."""
+    from ksbuild.cache.config import config_problem, resolve
+
+    config = resolve(graph.workspace.cache, graph.workspace.root)
+    problem = config_problem(config)
+    if problem:
+        raise ConfigError.one("(environment)", 0, problem, "Fix or unset the variable.")
+    return config
+
+
 def target_tasks(graph: BuildGraph):
     root = graph.workspace.root
+    cache = cache_config(graph)
     for component in graph.workspace.components:
         yield {"basename": component.name, "name": None, "doc": f"every target of component {component.name}"}
     previous = state.previous_plans(root)
@@ -58,7 +70,7 @@ def target_tasks(graph: BuildGraph):
             "basename": plan.label.component,
             "name": plan.label.target,
             "doc": plan.target.doc or f"{plan.target.rule}: {', '.join(plan.outputs[:3])}",
-            "actions": [(run_target, [root, task, plan.actions])],
+            "actions": [(run_target, [root, task, plan.parts["rule"], plan.actions, cache])],
             "file_dep": list(plan.inputs),
             "targets": [*plan.outputs, *plan.output_dirs, *map(dir_manifest, plan.output_dirs),
                         *_owned_files(plan, dir_files.get(task, {}))],
@@ -91,6 +103,8 @@ def command_tasks(graph: BuildGraph):
                params=[{"name": "format", "long": "format", "default": "mermaid",
                         "choices": (("mermaid", "Mermaid flowchart"), ("dot", "Graphviz digraph")),
                         "help": "output format: mermaid (default) or dot"}])
+    yield dict(command, basename="cache-gc", doc="trim the local action cache to its size limit (oldest use first)",
+               actions=[(collect_garbage, [cache_config(graph)])])
     if graph.workspace.tools:
         yield dict(command, basename="tools", doc="install the pinned tools and list name, version, digest, path",
                    actions=[(show_tools, [root])], task_dep=["tool"])

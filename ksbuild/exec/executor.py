@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import time
 
+from ksbuild.cache.keybook import KeyBook
 from ksbuild.exec.builtins import BUILTINS
 from ksbuild.exec.commit import commit_dir, commit_files, write_dir_manifest
 from ksbuild.exec.sandbox import Sandbox, files_under, sandbox_for
@@ -24,24 +28,42 @@ class ActionFailed(Exception):
     """An action did not produce its outputs; the message says what ran and what it printed."""
 
 
-def run_target(root: str, task: str, actions: tuple[ActionSpec, ...]):
-    """doit action: run every action of one target in order. Returns what doit stores as the
-    task's values (how it went, and the files of owned directories), or doit's TaskFailed."""
+def run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...], cache_config=None):
+    """doit action: run every action of one target in order, each restored from the action cache
+    when it holds the action's key. Returns what doit stores as the task's values (how it went,
+    where hits came from, why a miss missed, the files of owned directories), or doit's TaskFailed."""
     started = time.monotonic()
     notes: list[str] = []
     produced: dict[str, list[str]] = {}
     tool_digests: dict[str, str] = {}
+    keys = KeyBook(root, task, cache_config) if cache_config else None
+    sources = []
     try:
-        for action in actions:
-            tool_digests.update(_check_tools(action))
-            notes.extend(run_action(root, action, produced))
+        for index, action in enumerate(actions):
+            digests = _check_tools(action)
+            tool_digests.update(digests)
+            key = keys.key(index, action, rule, digests) if keys else None
+            source = _restore(root, action, produced, keys.cache, key) if key else None
+            if source is None:
+                if keys:
+                    keys.missed(index)
+                notes.extend(run_action(root, action, produced, keys.cache if keys else None, key))
+            sources.append(source)
     except ActionFailed as failure:
         from doit.exceptions import TaskFailed
 
         return TaskFailed(f"{task}: {failure}")
+    finally:
+        if keys:
+            keys.close()
     if notes:
-        print("\n".join(notes))
-    values = {"status": "executed", "seconds": round(time.monotonic() - started, 3)}
+        sys.stderr.write("\n".join(notes) + "\n")
+    hit = bool(sources) and None not in sources
+    values = {"status": "cache-hit" if hit else "executed", "seconds": round(time.monotonic() - started, 3)}
+    if hit:
+        values["cache"] = "remote" if "remote" in sources else "local"
+    elif keys and keys.miss:
+        values["miss"] = keys.miss
     if tool_digests:
         values["tool_digests"] = tool_digests
     if produced:
@@ -49,9 +71,10 @@ def run_target(root: str, task: str, actions: tuple[ActionSpec, ...]):
     return values
 
 
-def run_action(root: str, action: ActionSpec, produced: dict[str, list[str]] | None = None) -> list[str]:
-    """Run one action in a fresh sandbox and commit its outputs; returns warnings to show.
-    `produced` receives, per owned directory, the files it now holds."""
+def run_action(root: str, action: ActionSpec, produced: dict[str, list[str]] | None = None, cache=None,
+               key: str | None = None) -> list[str]:
+    """Run one action in a fresh sandbox, commit its outputs and store them in the cache; returns
+    warnings to show. `produced` receives, per owned directory, the files it now holds."""
     keep = os.environ.get("KSBUILD_KEEP_SANDBOX") == "1"
     with sandbox_for(root, action, keep=keep) as box:
         output = _execute(box, action)
@@ -64,16 +87,36 @@ def run_action(root: str, action: ActionSpec, produced: dict[str, list[str]] | N
         inside_dirs = tuple(p + "/" for p, _ in action.output_dirs + action.input_dirs)
         declared = {p for p, _ in action.inputs} | {p for p, _ in action.outputs}
         undeclared = sorted(p for p in found - declared if not p.startswith(inside_dirs))
-        commit_files(root, box.root, action.outputs)
-        for exec_dir, workspace_dir in action.output_dirs:
-            files = commit_dir(root, box.path(exec_dir), workspace_dir)
-            write_dir_manifest(root, workspace_dir, files)
-            if produced is not None:
-                produced[workspace_dir] = files
+        _commit(root, box.root, action, produced)
+        if cache is not None and key:
+            cache.save(key, action, box.root)
     if undeclared:
         shown = ", ".join(undeclared[:10]) + (f" and {len(undeclared) - 10} more" if len(undeclared) > 10 else "")
         return [f"ksbuild: {action.description}: dropped undeclared file(s): {shown}"]
     return []
+
+
+def _restore(root: str, action: ActionSpec, produced, cache, key: str) -> str | None:
+    """Commit the cached outputs of `key`, if the cache has them; returns where they came from."""
+    staging = tempfile.mkdtemp(prefix="ksbuild-restore-")
+    try:
+        source = cache.restore(key, action, staging)
+        if source is not None:
+            _commit(root, staging, action, produced)
+        return source
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _commit(root: str, exec_root: str, action: ActionSpec, produced) -> None:
+    """Move an action's outputs from an execution root (or a restore) into the workspace."""
+    commit_files(root, exec_root, action.outputs)
+    for exec_dir, workspace_dir in action.output_dirs:
+        os.makedirs(os.path.join(exec_root, exec_dir), exist_ok=True)  # a restored empty directory
+        files = commit_dir(root, os.path.join(exec_root, exec_dir), workspace_dir)
+        write_dir_manifest(root, workspace_dir, files)
+        if produced is not None:
+            produced[workspace_dir] = files
 
 
 def _check_tools(action: ActionSpec) -> dict[str, str]:

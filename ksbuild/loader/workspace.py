@@ -7,7 +7,7 @@ import re
 from ksbuild.errors import ConfigError, Problems
 from ksbuild.loader import yamlfile
 from ksbuild.loader.schema import Field, check
-from ksbuild.model import Component, ToolPin, Workspace
+from ksbuild.model import CacheSettings, Component, ToolPin, Workspace
 
 WORKSPACE_FILE = "workspace.yaml"
 BUILD_FILE = "BUILD.yaml"
@@ -22,6 +22,18 @@ RESERVED_NAMES = frozenset({
 WORKSPACE_FIELDS = (
     Field("components", "mapping", "the components of the workspace, by name", required=True),
     Field("tools", "mapping", "pinned tools, by name: each is installed with `go install package@version`"),
+    Field("cache", "mapping", "the action cache: local directory and size, and a remote shared by CI runners"),
+)
+CACHE_FIELDS = (
+    Field("dir", "string", "the local cache directory (default ~/.cache/ksbuild/actions; env KSBUILD_CACHE_DIR)"),
+    Field("max_size", "string", "what `doit cache-gc` trims the local cache to, e.g. 10GiB (default 5GiB)"),
+    Field("remote", "string", "a shared cache: `http(s)://HOST[:PORT][/PREFIX]` speaking the Bazel HTTP cache "
+          "protocol, or `file:///DIR` (env KSBUILD_REMOTE_CACHE)"),
+    Field("remote_mode", "string", "`rw` (read and write), `ro` (read only: untrusted builds) or `off` "
+          "(default rw; env KSBUILD_REMOTE_CACHE_MODE)"),
+    Field("remote_timeout", "int", "seconds before a remote request gives up (default 5)"),
+    Field("remote_auth_env", "string", "the environment variable whose value is sent as the Authorization "
+          "header (default KSBUILD_REMOTE_CACHE_AUTH); it never appears in logs or errors"),
 )
 TOOL_FIELDS = (
     Field("package", "string", "the Go package of the command, e.g. sigs.k8s.io/controller-tools/cmd/controller-gen",
@@ -75,8 +87,9 @@ def load_workspace(root: str) -> Workspace:
         if path is not None:
             components.append(Component(name, path, WORKSPACE_FILE, line))
     tools = _tools(data.get("tools") or {}, problems)
+    cache = _cache(data.get("cache"), problems)
     problems.raise_if_any()
-    return Workspace(root=root, file=WORKSPACE_FILE, components=tuple(components), tools=tuple(tools),
+    return Workspace(root=root, file=WORKSPACE_FILE, components=tuple(components), tools=tuple(tools), cache=cache,
                      tool_lines=tuple((t.name, (data.get("tools") or {}).line_of(t.name)) for t in tools))
 
 
@@ -99,6 +112,18 @@ def _tools(entries, problems: Problems) -> list[ToolPin]:
             continue
         tools.append(ToolPin(name, spec["package"], version))
     return tools
+
+
+def _cache(spec, problems: Problems) -> CacheSettings:
+    if spec is None:
+        return CacheSettings()
+    line = spec.line if hasattr(spec, "line") else 0
+    if not check(spec, CACHE_FIELDS, file=WORKSPACE_FILE, line=line, where="cache", problems=problems):
+        return CacheSettings()
+    settings = CacheSettings(**{key: value for key, value in spec.items()})
+    for key, error in settings.errors():
+        problems.add(WORKSPACE_FILE, spec.line_of(key), f"cache: {error}", "See the cache fields in README.md.")
+    return settings
 
 
 def _component_path(raw: str, root: str, problems: Problems, line: int, where: str) -> str | None:

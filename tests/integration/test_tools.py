@@ -108,7 +108,7 @@ def test_two_builds_installing_the_same_tool_at_once(workspace, tmp_path):
         (root / "workspace.yaml").write_text(WORKSPACE.format(version="v1.0.0"))
         (root / "app/BUILD.yaml").write_text(BUILD)
         roots.append(root)
-    runs = [subprocess.Popen([sys.executable, "-m", "doit", "app:greeting"], cwd=root, env={**os.environ, **env},
+    runs = [subprocess.Popen([sys.executable, "-m", "doit", "app:greeting"], cwd=root, env={**workspace.run_env(), **env},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for root in roots]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs

@@ -1,0 +1,72 @@
+"""The action key: SHA-256 over a canonical description of everything that can change an action's
+outputs. Two runs anywhere with the same key produce the same files."""
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+
+from ksbuild.cache.digests import StatCache
+from ksbuild.model import ActionSpec, digest_of
+
+KEY_FORMAT = 1
+BUILTINS_VERSION = 1  # bump when an in-process builtin's output changes
+
+
+@dataclass(frozen=True)
+class ActionKey:
+    key: str
+    parts: dict  # part name -> digest, and "inputs": {workspace path: digest}, to explain a miss
+
+    def record(self) -> dict:
+        return {"key": self.key, "parts": self.parts}
+
+
+def action_key(root: str, action: ActionSpec, rule: str, tool_digests: dict[str, str],
+               go_identity: list[str], stat_cache: StatCache) -> ActionKey:
+    """The key of `action` as it would run now: its inputs are hashed from the workspace (through the
+    stat cache); `tool_digests` are the SHA-256 of the tools' binaries."""
+    inputs = {workspace: stat_cache.digest(workspace) for _, workspace in action.inputs}
+    for _, directory in action.input_dirs:
+        for name in sorted(_files_under(os.path.join(root, directory))):
+            inputs[f"{directory}/{name}"] = stat_cache.digest(f"{directory}/{name}")
+    material = action.key_material()
+    runs_tools = bool(action.tools) or action.toolchain == "go"
+    parts = {
+        "format": str(KEY_FORMAT),
+        "rule": rule,
+        "command": digest_of({k: v for k, v in material.items() if k not in ("inputs", "outputs", "tools")}),
+        "layout": digest_of([material["inputs"], material["outputs"]]),
+        "tools": digest_of([sorted(tool_digests.items()), go_identity if runs_tools else []]),
+        "platform": _platform() if not action.builtin else f"builtin-{BUILTINS_VERSION}",
+    }
+    key = digest_of([parts, sorted(inputs.items())])
+    return ActionKey(key, dict(parts, inputs=inputs))
+
+
+def explain_miss(before: dict | None, now: ActionKey) -> str:
+    """Which part of the key differs from the last time this action's target ran here."""
+    if not before:
+        return "no entry for this key; no earlier key recorded here"
+    old_parts = before.get("parts", {})
+    for part in ("format", "rule", "tools", "platform", "command", "layout"):
+        if old_parts.get(part) != now.parts.get(part):
+            return f"no entry for this key; {part} changed since the last run here"
+    old_inputs, new_inputs = old_parts.get("inputs", {}), now.parts["inputs"]
+    changed = sorted(p for p in new_inputs if p in old_inputs and old_inputs[p] != new_inputs[p])
+    added = sorted(set(new_inputs) - set(old_inputs))
+    removed = sorted(set(old_inputs) - set(new_inputs))
+    for label, paths in (("input changed", changed), ("input added", added), ("input removed", removed)):
+        if paths:
+            return f"no entry for this key; {label}: {', '.join(paths[:3])}" + (" ..." if len(paths) > 3 else "")
+    return "no entry for this key (the same key as the last run here: the cache lost it, or it was never stored)"
+
+
+def _platform() -> str:
+    return f"{platform.system()}-{platform.machine()}".lower()
+
+
+def _files_under(directory: str) -> list[str]:
+    from ksbuild.exec.sandbox import files_under
+
+    return list(files_under(directory)) if os.path.isdir(directory) else []

@@ -1,0 +1,68 @@
+"""The action keys of one target's run, and the record of the last run here (`.ksbuild/keys/`),
+so that a cache miss can be explained: which part of the key changed."""
+from __future__ import annotations
+
+import json
+import os
+
+from ksbuild.model import ActionSpec
+
+KEYS_DIR = os.path.join(".ksbuild", "keys")
+
+
+class KeyBook:
+    def __init__(self, root: str, task: str, cache_config):
+        from ksbuild.cache.actioncache import cache_for
+        from ksbuild.cache.digests import StatCache
+
+        self.root, self.task = root, task
+        self.cache = cache_for(cache_config)
+        self.stat_cache = StatCache(root)
+        self.path = record_path(root, task)
+        self.before = read_record(self.path).get("actions", [])
+        self.keys = []
+        self.miss = ""  # why the first action that ran was not in the cache
+
+    def key(self, index: int, action: ActionSpec, rule: str, tool_digests: dict[str, str]) -> str:
+        from ksbuild.cache.key import action_key
+
+        key = action_key(self.root, action, rule, tool_digests, _go_identity(action), self.stat_cache)
+        self.keys.append(key)
+        return key.key
+
+    def missed(self, index: int) -> None:
+        from ksbuild.cache.key import explain_miss
+
+        if not self.miss:
+            self.miss = explain_miss(self.before[index] if index < len(self.before) else None, self.keys[index])
+
+    def close(self) -> None:
+        self.stat_cache.close()
+        if self.keys:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            temporary = f"{self.path}.{os.getpid()}.tmp"
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump({"task": self.task, "actions": [key.record() for key in self.keys]}, handle)
+            os.replace(temporary, self.path)
+
+
+def record_path(root: str, task: str) -> str:
+    return os.path.join(root, KEYS_DIR, task + ".json")
+
+
+def read_record(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _go_identity(action: ActionSpec) -> list[str]:
+    if not (action.tools or action.toolchain == "go"):
+        return []
+    from ksbuild.toolchain.goenv import go_env
+
+    go = go_env()
+    return [go.version, go.platform]
