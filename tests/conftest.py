@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -55,6 +56,14 @@ class Workspace:
 
     def reasons(self) -> dict[str, str]:
         return {t["task"]: t["reason"] for t in self.last_run()["tasks"]}
+
+
+def copy_constellation(root: Path) -> Workspace:
+    """The bundled constellation (workspace.yaml, dodo.py, components/) copied to `root`."""
+    shutil.copytree(REPO / "components", root / "components", ignore=shutil.ignore_patterns(".ksbuild"))
+    for name in ("workspace.yaml", "dodo.py"):
+        shutil.copy(REPO / name, root / name)
+    return Workspace(root)
 
 
 @pytest.fixture

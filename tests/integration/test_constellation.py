@@ -5,16 +5,12 @@ import shutil
 
 import pytest
 
-from tests.conftest import REPO, Workspace
+from tests.conftest import Workspace, copy_constellation
 
 
 @pytest.fixture
 def constellation(tmp_path) -> Workspace:
-    root = tmp_path / "somewhere" / "unrelated"
-    shutil.copytree(REPO / "components", root / "components")
-    for name in ("workspace.yaml", "dodo.py"):
-        shutil.copy(REPO / name, root / name)
-    return Workspace(root)
+    return copy_constellation(tmp_path / "somewhere" / "unrelated")
 
 
 def test_builds_and_reproduces_committed_files(constellation):

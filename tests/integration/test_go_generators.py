@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Workspace
+from tests.conftest import REPO, Workspace, copy_constellation
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(shutil.which("go") is None, reason="needs Go")]
 
@@ -21,13 +21,9 @@ KS_GENERATORS = {"kubestellar:deepcopy", "kubestellar:crds", "kubestellar:client
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory) -> Path:
     """The constellation, copied to an unrelated path and generated once per test process."""
-    root = tmp_path_factory.mktemp("checkout") / "not" / "a" / "gopath"
-    shutil.copytree(REPO / "components", root / "components", ignore=shutil.ignore_patterns(".ksbuild"))
-    for name in ("workspace.yaml", "dodo.py"):
-        shutil.copy(REPO / name, root / name)
-    ws = Workspace(root)
+    ws = copy_constellation(tmp_path_factory.mktemp("checkout") / "not" / "a" / "gopath")
     ws.doit("generate")
-    return root
+    return ws.root
 
 
 @pytest.fixture
