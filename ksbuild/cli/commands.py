@@ -53,3 +53,32 @@ def collect_garbage(config) -> None:
     removed, freed, kept = collect(config.local_dir, config.max_size)
     sys.stdout.write(f"ksbuild: cache-gc: removed {removed} file(s), {freed / 2**20:.1f} MiB; "
                      f"{kept / 2**20:.1f} MiB kept in {config.local_dir} (limit {config.max_size / 2**20:.0f} MiB)\n")
+
+
+def explain_tasks(root: str, tasks: list[str]) -> None:
+    """`doit explain [TASK...]`: the last run's status, reason and cache outcome, and the key of each
+    action as recorded then."""
+    import json
+    import os
+
+    from ksbuild.cache.keybook import read_record, record_path
+    from ksbuild.cli.reporter import RECORD_FILE
+
+    try:
+        with open(os.path.join(root, RECORD_FILE), encoding="utf-8") as handle:
+            records = {r["task"]: r for r in json.load(handle)["tasks"]}
+    except (OSError, ValueError, KeyError):
+        sys.stdout.write("ksbuild: no run recorded yet (.ksbuild/last-run.json): run doit first\n")
+        return
+    for task in tasks or sorted(records):
+        record = records.get(task)
+        if record is None:
+            sys.stdout.write(f"{task}: not part of the last run\n")
+            continue
+        how = record["status"] + (f" ({record['cache']})" if record.get("cache") else "")
+        lines = [f"{task}: {how}" + (f", because {record['reason']}" if record.get("reason") else "")]
+        if record.get("miss"):
+            lines.append(f"  cache: {record['miss']}")
+        for index, action in enumerate(read_record(record_path(root, task)).get("actions", [])):
+            lines.append(f"  action {index + 1}: key {action['key'][:16]}")
+        sys.stdout.write("\n".join(lines) + "\n")

@@ -6,7 +6,7 @@ import os
 import sys
 
 from ksbuild.cli import state
-from ksbuild.cli.commands import collect_garbage, install_tool, show_graph, show_tools
+from ksbuild.cli.commands import collect_garbage, explain_tasks, install_tool, show_graph, show_tools
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.exec.executor import run_target
@@ -103,6 +103,8 @@ def command_tasks(graph: BuildGraph):
                params=[{"name": "format", "long": "format", "default": "mermaid",
                         "choices": (("mermaid", "Mermaid flowchart"), ("dot", "Graphviz digraph")),
                         "help": "output format: mermaid (default) or dot"}])
+    yield dict(command, basename="explain", doc="why targets ran in the last run, and why their cache lookups missed",
+               actions=[(explain_tasks, [root])], pos_arg="tasks")
     yield dict(command, basename="cache-gc", doc="trim the local action cache to its size limit (oldest use first)",
                actions=[(collect_garbage, [cache_config(graph)])])
     if graph.workspace.tools:

@@ -213,6 +213,10 @@ def test_a_miss_is_explained(tmp_path):
     misses = {t["task"]: t.get("miss") for t in ws.last_run()["tasks"]}
     assert misses == {"app:upper": "no entry for this key; input changed: app/in.txt",
                       "app:lines": "no entry for this key; input changed: app/in.txt"}
+    explained = ws.doit("explain", "app:upper").stdout.splitlines()
+    assert explained[:2] == ["app:upper: executed, because input changed: app/in.txt",
+                             "  cache: no entry for this key; input changed: app/in.txt"]
+    assert explained[2].startswith("  action 1: key ")
     ws.write("app/in.txt", "one\ntwo\n")  # back to what the cache has
     ws.doit()
     assert ws.statuses() == {"app:upper": "cache-hit", "app:lines": "cache-hit"}
