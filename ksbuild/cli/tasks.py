@@ -10,6 +10,7 @@ from ksbuild.cli.commands import collect_garbage, explain_tasks, install_tool, s
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.exec.executor import run_target
+from ksbuild.verify.command import verify
 from ksbuild.loader.plancache import load_graph_cached
 from ksbuild.model import BuildGraph, digest_of, dir_manifest
 
@@ -103,6 +104,12 @@ def command_tasks(graph: BuildGraph):
                params=[{"name": "format", "long": "format", "default": "mermaid",
                         "choices": (("mermaid", "Mermaid flowchart"), ("dot", "Graphviz digraph")),
                         "help": "output format: mermaid (default) or dot"}])
+    yield dict(command, basename="verify", doc="check that every derived file is what the build produces "
+               "(HEAD, or --worktree), without touching the working tree", actions=[(verify, [root])],
+               params=[{"name": "worktree", "long": "worktree", "type": bool, "default": False,
+                        "help": "check the working tree's current contents instead of HEAD"},
+                       {"name": "junit", "long": "junit", "default": "", "help": "write a JUnit XML report here"},
+                       {"name": "json", "long": "json", "default": "", "help": "write a JSON report here"}])
     yield dict(command, basename="explain", doc="why targets ran in the last run, and why their cache lookups missed",
                actions=[(explain_tasks, [root])], pos_arg="tasks")
     yield dict(command, basename="cache-gc", doc="trim the local action cache to its size limit (oldest use first)",

@@ -1,0 +1,118 @@
+"""The derived-files check: every generated target rebuilt in the checkout (through the one
+executor, so a warm action cache runs no tool), its outputs compared byte for byte with what the
+checkout held before."""
+from __future__ import annotations
+
+import difflib
+import os
+import time
+from dataclasses import dataclass, field
+
+from ksbuild.exec.sandbox import files_under
+from ksbuild.model import BuildGraph, TargetPlan
+
+DIFF_LINES = 60  # lines of a unified diff shown per stale file
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # stale, missing, extra, hand-edited, failed
+    path: str  # workspace-relative
+    target: str  # the task that owns it
+    fix: str  # the command that fixes it
+    detail: str = ""  # a unified diff, or what happened
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "path": self.path, "target": self.target, "fix": self.fix, "detail": self.detail}
+
+
+@dataclass
+class TargetCheck:
+    task: str
+    status: str = ""  # how the outputs were made: executed or cache-hit
+    seconds: float = 0.0
+    findings: list[Finding] = field(default_factory=list)
+
+
+def check(root: str, graph: BuildGraph, cache_config, history) -> list[TargetCheck]:
+    """Rebuild every generated target in the checkout at `root` and compare. `history` answers
+    whether a stale file was edited by hand (see HandEdits)."""
+    from ksbuild.exec.executor import run_target
+
+    plans = [plan for plan in graph.plans.values() if plan.generated]
+    before = {plan.label.task: _snapshot(root, plan) for plan in plans}
+    _install_tools(graph)
+    results = []
+    for plan in plans:  # dependencies first
+        started = time.monotonic()
+        outcome = run_target(root, plan.label.task, plan.parts["rule"], plan.actions, cache_config)
+        result = TargetCheck(plan.label.task, seconds=round(time.monotonic() - started, 3))
+        if isinstance(outcome, dict):
+            result.status = outcome["status"]
+            result.findings = _compare(plan, before[plan.label.task], _snapshot(root, plan), history)
+        else:
+            result.status = "failed"
+            result.findings = [Finding("failed", plan.outputs[0] if plan.outputs else plan.output_dirs[0],
+                                       plan.label.task, f"doit {plan.label.task}", str(outcome.message))]
+        results.append(result)
+    return results
+
+
+def _snapshot(root: str, plan: TargetPlan) -> dict[str, bytes]:
+    """The target's output files as they are now: declared files and everything in owned dirs."""
+    paths = list(plan.outputs)
+    for directory in plan.output_dirs:
+        paths += [f"{directory}/{name}" for name in files_under(os.path.join(root, directory))]
+    found = {}
+    for path in paths:
+        try:
+            with open(os.path.join(root, path), "rb") as handle:
+                found[path] = handle.read()
+        except OSError:
+            pass
+    return found
+
+
+def _compare(plan: TargetPlan, committed: dict[str, bytes], generated: dict[str, bytes], history) -> list[Finding]:
+    task = plan.label.task
+    fix = f"doit {task} (or doit generate), then commit"
+    findings = []
+    for path in sorted(set(committed) | set(generated)):
+        old, new = committed.get(path), generated.get(path)
+        if old == new:
+            continue
+        if old is None:
+            findings.append(Finding("missing", path, task, fix, "the build produces it; it is not committed"))
+        elif new is None:
+            findings.append(Finding("extra", path, task, fix, "in a directory the target owns, but no longer "
+                                    "produced (a deleted type's file?)"))
+        else:
+            edited = history.hand_edited(path, plan.inputs)
+            findings.append(Finding("hand-edited" if edited else "stale", path, task, fix,
+                                    (edited + "\n" if edited else "") + unified_diff(path, old, new)))
+    return findings
+
+
+def unified_diff(path: str, old: bytes, new: bytes) -> str:
+    if b"\0" in old or b"\0" in new:
+        return f"binary content differs ({len(old)} bytes committed, {len(new)} generated)"
+    lines = list(difflib.unified_diff(old.decode(errors="replace").splitlines(keepends=True),
+                                      new.decode(errors="replace").splitlines(keepends=True),
+                                      fromfile=f"committed/{path}", tofile=f"generated/{path}"))
+    shown = "".join(line if line.endswith("\n") else line + "\n" for line in lines[:DIFF_LINES])
+    if len(lines) > DIFF_LINES:
+        shown += f"... ({len(lines) - DIFF_LINES} more lines of diff)\n"
+    return shown.rstrip("\n")
+
+
+def _install_tools(graph: BuildGraph) -> None:
+    """The tools the generated targets use (a no-op when installed; a warm cache needs them only
+    to name their binaries in action keys)."""
+    from ksbuild.toolchain import store
+    from ksbuild.toolchain.goenv import go_env
+
+    used = {tool for plan in graph.plans.values() if plan.generated for a in plan.actions for tool in a.tools}
+    if used:
+        go = go_env()
+        for pin in sorted(used, key=lambda t: t.name):
+            store.install(pin, go)
