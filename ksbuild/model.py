@@ -21,6 +21,12 @@ class Label:
     def task(self) -> str:
         return f"{self.component}:{self.target}"
 
+    @classmethod
+    def parse(cls, text: str) -> "Label":
+        """`//component:target` (as `str()` writes it)."""
+        component, _, target = text.removeprefix("//").partition(":")
+        return cls(component, target)
+
 
 @dataclass(frozen=True)
 class Component:
@@ -28,6 +34,7 @@ class Component:
     path: str  # workspace-relative directory, '/'-separated
     file: str  # where it is declared
     line: int
+    tags: str = "v*"  # the git tags its version comes from
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,8 @@ class BuildGraph:
     workspace: Workspace
     plans: dict[str, TargetPlan]  # by task name (`component:target`), dependencies first
     watched: tuple[str, ...] = ()  # files and directories the plan was made from (for the plan cache)
+    artifacts: tuple = ()  # versioning.declare.Artifact, in declaration order
+    references: tuple = ()  # versioning.declare.Reference
 
 
 def dir_manifest(directory: str) -> str:

@@ -82,3 +82,37 @@ def explain_tasks(root: str, tasks: list[str]) -> None:
         for index, action in enumerate(read_record(record_path(root, task)).get("actions", [])):
             lines.append(f"  action {index + 1}: key {action['key'][:16]}")
         sys.stdout.write("\n".join(lines) + "\n")
+
+
+def show_versions(root: str) -> None:
+    """`doit versions`: every artifact with its version, every reference with what it says."""
+    from ksbuild.cli.tasks import component_versions, graph_for
+    from ksbuild.versioning.check import check_references
+
+    graph = graph_for(root)
+    if not graph.artifacts:
+        sys.stdout.write("ksbuild: no artifacts declared (BUILD.yaml `artifacts:`)\n")
+        return
+    versions = component_versions(graph)
+    rows = [("artifact", "kind", "version", "published as", "from")]
+    for artifact in graph.artifacts:
+        version = versions[artifact.label.component]
+        source = f"tag {version.tag}" if version.tag else "development version" + (" (dirty: never published)"
+                                                                                 if version.dirty else "")
+        rows.append((str(artifact.label), artifact.kind, version.version,
+                     f"{artifact.repository}:{artifact.tag(version.version)}", source))
+    _table(rows)
+    sys.stdout.write("\n")
+    checks = check_references(root, graph, versions)
+    rows = [("reference", "policy", "artifact", "found", "expected", "")]
+    for check in checks:
+        rows.append((check.where, check.policy, check.artifact, check.found, check.expected,
+                     "OK" if check.ok else f"WRONG: {check.message}"))
+    _table(rows)
+
+
+def _table(rows) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+        sys.stdout.write("  ".join(cells).rstrip() + "\n")

@@ -6,7 +6,7 @@ import os
 import sys
 
 from ksbuild.cli import state
-from ksbuild.cli.commands import collect_garbage, explain_tasks, install_tool, show_graph, show_tools
+from ksbuild.cli.commands import collect_garbage, explain_tasks, install_tool, show_graph, show_tools, show_versions
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.exec.executor import run_target
@@ -31,6 +31,16 @@ def prepare_state_dir(root: str) -> None:
         os.makedirs(directory, exist_ok=True)
         with open(os.path.join(directory, ".gitignore"), "w") as handle:
             handle.write("*\n")
+
+
+def component_versions(graph: BuildGraph) -> dict:
+    """The versions of the components that publish artifacts, computed once per run."""
+    from ksbuild.versioning.gitversions import versions
+
+    publishing = {a.label.component for a in graph.artifacts}
+    root = graph.workspace.root
+    return versions(root, [(c.name, os.path.join(root, c.path), c.tags)
+                           for c in graph.workspace.components if c.name in publishing])
 
 
 def cache_config(graph: BuildGraph):
@@ -110,6 +120,8 @@ def command_tasks(graph: BuildGraph):
                         "help": "check the working tree's current contents instead of HEAD"},
                        {"name": "junit", "long": "junit", "default": "", "help": "write a JUnit XML report here"},
                        {"name": "json", "long": "json", "default": "", "help": "write a JSON report here"}])
+    yield dict(command, basename="versions", doc="every artifact's version, and every reference with what it says",
+               actions=[(show_versions, [root])])
     yield dict(command, basename="explain", doc="why targets ran in the last run, and why their cache lookups missed",
                actions=[(explain_tasks, [root])], pos_arg="tasks")
     yield dict(command, basename="cache-gc", doc="trim the local action cache to its size limit (oldest use first)",
@@ -159,6 +171,8 @@ def all_tasks(root: str):
     except ConfigError as err:
         raise InvalidDodoFile(f"ksbuild found {len(err.problems)} problem(s):\n{err}") from None
     prepare_state_dir(root)
+    if graph.artifacts:
+        component_versions(graph)  # this run's versions, written where the stamp actions read them
     yield from target_tasks(graph)
     yield from group_tasks(graph)
     yield from tool_tasks(graph)

@@ -88,4 +88,10 @@ def _prefix_name(document: str, block: str, prefix: str) -> str:
     return "".join(lines)
 
 
-BUILTINS = {"copy": copy, "copy_dir": copy_dir, "split_crds": split_crds, "helm_templates": helm_templates}
+def stamp(cwd: str, argv: tuple[str, ...]) -> None:
+    from ksbuild.versioning.stamp import stamp as render_versions
+
+    render_versions(cwd, argv)
+
+
+BUILTINS = {"copy": copy, "copy_dir": copy_dir, "stamp": stamp, "split_crds": split_crds, "helm_templates": helm_templates}

@@ -186,6 +186,8 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _describe(action: ActionSpec, box: Sandbox, what: str, output: str, hint: str = "") -> str:
     command = f"[builtin {action.builtin}] " + shlex.join(action.argv) if action.builtin else shlex.join(action.argv)
+    if action.builtin and len(command) > 300:
+        command = command[:300] + " ..."
     if action.stdout:
         command += f" > {action.stdout}"
     if len(output) > OUTPUT_LIMIT:

@@ -16,6 +16,8 @@ from ksbuild.rules import COMMON_FIELDS, RULES
 TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 BUILD_FIELDS = (
     Field("targets", "mapping", "the component's targets, by name"),
+    Field("artifacts", "mapping", "images and charts the component publishes, by name (see below)"),
+    Field("references", "list", "places in files that name an artifact's version (see below)"),
 )
 
 
@@ -23,12 +25,20 @@ def build_file_path(component: Component) -> str:
     return f"{component.path}/{BUILD_FILE}" if component.path != "." else BUILD_FILE
 
 
-def load_targets(root: str, component: Component, problems: Problems) -> list[Target]:
+def load_build_file(root: str, component: Component, problems: Problems):
+    """The component's targets, artifacts and references."""
+    from ksbuild.versioning import declare
+
     file = build_file_path(component)
     data = yamlfile.load(os.path.join(root, file), file)
     if not check(data, BUILD_FIELDS, file=file, line=getattr(data, "line", 1), where=BUILD_FILE,
                  problems=problems):
-        return []
+        return [], [], []
+    return (load_targets(data, component, file, problems), declare.artifacts(data, component, file, problems),
+            declare.references(data, component, file, problems))
+
+
+def load_targets(data, component: Component, file: str, problems: Problems) -> list[Target]:
     entries = data.get("targets") or {}
     targets = []
     for name, spec in entries.items():

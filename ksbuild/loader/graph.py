@@ -7,7 +7,7 @@ import posixpath
 import re
 
 from ksbuild.errors import ConfigError, Problems
-from ksbuild.loader.buildfile import build_file_path, load_targets
+from ksbuild.loader.buildfile import build_file_path, load_build_file
 from ksbuild.loader.workspace import load_workspace
 from ksbuild.model import BuildGraph, Label, Target, TargetPlan, ToolPin, digest_of, dir_manifest
 from ksbuild.rules import RULES, GoModule, Inputs
@@ -19,11 +19,19 @@ def load_graph(root: str) -> BuildGraph:
     """Load, validate and plan the whole workspace; raises ConfigError listing every problem."""
     workspace = load_workspace(root)
     problems = Problems()
-    targets = [t for component in workspace.components for t in load_targets(workspace.root, component, problems)]
+    targets, artifacts, references = [], [], []
+    for component in workspace.components:
+        found = load_build_file(workspace.root, component, problems)
+        targets += found[0]
+        artifacts += found[1]
+        references += found[2]
     problems.raise_if_any()
     planner = _Planner(workspace, targets)
     planner.watched.update([workspace.file] + [build_file_path(c) for c in workspace.components])
-    return planner.run()
+    graph = planner.run()
+    from ksbuild.versioning.plan import plan_versioning
+
+    return plan_versioning(graph, artifacts, references, planner)
 
 
 class _Planner:
@@ -382,7 +390,7 @@ class _Context:
         return module
 
     def scratch(self, target: Target, name: str) -> str:
-        return f".ksbuild/out/{target.label.component}/{target.label.target}/{name}"
+        return f".ksbuild/work/{target.label.component}/{target.label.target}/{name}"
 
     def problem(self, target: Target, attr: str, message: str, hint: str) -> None:
         self.planner.problems.add(target.file, target.line_of(attr), f"{target.label}: {message}", hint)

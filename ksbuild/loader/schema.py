@@ -18,6 +18,7 @@ _KINDS = {
     "string_map": ("a mapping of strings to strings",
                    lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())),
     "mapping": ("a mapping", lambda v: isinstance(v, dict)),
+    "list": ("a list", lambda v: isinstance(v, list)),
 }
 
 

@@ -45,6 +45,8 @@ EXACT_VERSION = re.compile(r"^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)
 COMPONENT_FIELDS = (
     Field("path", "string", "the component's directory, relative to workspace.yaml; it holds BUILD.yaml",
           required=True),
+    Field("tags", "string", "the git tags its version comes from (default `v*`; e.g. `kubestellar/v*` when "
+          "components share a repository): the part after the pattern's prefix is the version"),
 )
 
 
@@ -85,7 +87,7 @@ def load_workspace(root: str) -> Workspace:
             continue
         path = _component_path(spec["path"], root, problems, spec.line_of("path"), where)
         if path is not None:
-            components.append(Component(name, path, WORKSPACE_FILE, line))
+            components.append(Component(name, path, WORKSPACE_FILE, line, spec.get("tags", "v*")))
     tools = _tools(data.get("tools") or {}, problems)
     cache = _cache(data.get("cache"), problems)
     problems.raise_if_any()

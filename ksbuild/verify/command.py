@@ -48,12 +48,28 @@ def _check(root: str, checkout, worktree: bool):
     checks = derived.check(checkout.root, graph, config, history)
     checkout = replace(checkout, uncommitted=_relevant(graph, checkout.uncommitted))
     pins = ", ".join(f"{t.name} {t.version}" for t in graph.workspace.tools)
-    return checkout, checks, [("tool-pins" + (f" ({pins})" if pins else ""), "")]
+    extra = [("tool-pins" + (f" ({pins})" if pins else ""), "")]
+    if graph.artifacts:
+        extra.append(("references", _reference_problems(root, checkout.root, graph)))
+    return checkout, checks, extra
+
+
+def _reference_problems(root: str, checkout_root: str, graph) -> str:
+    """Every version reference in the checked tree, judged; versions come from the real repository."""
+    from ksbuild.versioning.check import check_references
+    from ksbuild.versioning.gitversions import compute
+
+    publishing = {a.label.component for a in graph.artifacts}
+    versions = {c.name: compute(os.path.join(root, c.path), c.tags)
+                for c in graph.workspace.components if c.name in publishing}
+    wrong = [c for c in check_references(checkout_root, graph, versions) if not c.ok]
+    return "\n".join(f"{c.where}: {c.artifact}: expected {c.expected!r}, found {c.found!r}: {c.message}"
+                     for c in wrong)
 
 
 def _relevant(graph, paths) -> tuple[str, ...]:
-    """The uncommitted paths that matter to derived files: inputs, outputs, build files."""
-    plans = [p for p in graph.plans.values() if p.generated]
+    """The uncommitted paths that matter: inputs and outputs of targets (stamped files too), build files."""
+    plans = list(graph.plans.values())
     files = {path for plan in plans for path in plan.inputs + plan.outputs}
     dirs = tuple(d + "/" for plan in plans for d in plan.output_dirs)
     return tuple(p for p in paths if p in files or p.startswith(dirs) or p == "workspace.yaml"
@@ -65,17 +81,18 @@ def _report(root, checkout, worktree, checks, extra, junit, json_path, seconds):
 
     from ksbuild.verify import report
 
-    sys.stdout.write(report.summary(checkout.revision, worktree, checks, checkout.uncommitted, seconds))
+    sys.stdout.write(report.summary(checkout.revision, worktree, checks, extra, checkout.uncommitted, seconds))
     try:
         if junit:
             _write(root, junit, report.junit(checks, extra))
         if json_path:
-            _write(root, json_path, report.as_json(checkout.revision, worktree, checks, checkout.uncommitted).encode())
+            _write(root, json_path, report.as_json(checkout.revision, worktree, checks, extra,
+                                                   checkout.uncommitted).encode())
     except OSError as err:
         return TaskError(f"verify: cannot write a report: {err}")
-    problems = sum(len(c.findings) for c in checks)
+    problems = sum(len(c.findings) for c in checks) + sum(len(message.splitlines()) for _, message in extra)
     if problems:
-        return TaskFailed(f"verify: {problems} derived file(s) are not what the build produces")
+        return TaskFailed(f"verify: {problems} problem(s): derived files or version references are wrong")
     return None
 
 

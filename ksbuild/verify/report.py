@@ -9,7 +9,8 @@ from ksbuild.verify.derived import TargetCheck
 LABELS = {"stale": "STALE", "missing": "MISSING", "extra": "EXTRA", "hand-edited": "HAND-EDITED", "failed": "FAILED"}
 
 
-def summary(revision: str, worktree: bool, checks: list[TargetCheck], uncommitted, seconds: float) -> str:
+def summary(revision: str, worktree: bool, checks: list[TargetCheck], extra, uncommitted, seconds: float) -> str:
+    """`extra`: (check name, problems, one per line, or '') for checks that are not targets."""
     what = "the working tree" if worktree else f"commit {revision[:12]}"
     findings = [f for check in checks for f in check.findings]
     restored = sum(1 for c in checks if c.status == "cache-hit")
@@ -24,12 +25,19 @@ def summary(revision: str, worktree: bool, checks: list[TargetCheck], uncommitte
         lines.append(f"{LABELS[finding.kind]:<12} {finding.path}  ({finding.target})")
         lines.append(f"             fix: {finding.fix}")
         lines.extend("    " + line for line in finding.detail.splitlines())
+    wrong = [(name, line) for name, message in extra for line in message.splitlines()]
+    for name, line in wrong:
+        lines.append(f"{'WRONG':<12} {line}")
     if findings:
         targets = len({f.target for f in findings})
         lines.append(f"ksbuild verify: {len(findings)} problem(s) in {targets} target(s); run `doit generate` and "
                      f"commit the result ({seconds:.1f} s)")
     else:
         lines.append(f"ksbuild verify: every derived file is what the build produces ({seconds:.1f} s)")
+    if wrong:
+        lines.append(f"ksbuild verify: {len(wrong)} version reference(s) wrong (`doit versions` lists them all)")
+    elif any(name == "references" for name, _ in extra):
+        lines.append("ksbuild verify: every version reference is right")
     return "\n".join(lines) + "\n"
 
 
@@ -57,11 +65,13 @@ def junit(checks: list[TargetCheck], extra_cases: list[tuple[str, str]]) -> byte
     return ElementTree.tostring(suite, encoding="utf-8", xml_declaration=True)
 
 
-def as_json(revision: str, worktree: bool, checks: list[TargetCheck], uncommitted) -> str:
+def as_json(revision: str, worktree: bool, checks: list[TargetCheck], extra, uncommitted) -> str:
     findings = [f.as_dict() for check in checks for f in check.findings]
+    others = {name.split(" ")[0]: message.splitlines() for name, message in extra}
     return json.dumps({
         "checked": "working tree" if worktree else revision,
-        "ok": not findings,
+        "ok": not findings and not any(others.values()),
+        "checks": others,
         "uncommitted": list(uncommitted),
         "findings": findings,
         "targets": [{"task": c.task, "status": c.status, "seconds": c.seconds, "ok": not c.findings}

@@ -241,5 +241,5 @@ def test_graph_command(ws):
     assert "t_lib_twice --> t_lib_upper" in mermaid
     dot = ws.doit("graph", "--format", "dot").stdout
     assert dot.startswith("digraph ksbuild {")
-    assert '"app:banner" -> "lib:twice";' in dot
+    assert 't_app_banner -> t_lib_twice;' in dot
     assert not (ws.root / ".ksbuild/last-run.json").exists()

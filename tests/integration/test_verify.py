@@ -93,7 +93,8 @@ def test_a_clean_tree_passes_from_the_cache(clone):
     report = json.loads(clone.read("report.json"))
     assert report["ok"] is True and report["findings"] == [] and len(report["targets"]) == 7
     suite = ElementTree.fromstring(clone.read("report.xml"))
-    assert (suite.get("tests"), suite.get("failures")) == ("8", "0")
+    assert (suite.get("tests"), suite.get("failures")) == ("9", "0")  # targets, tool pins, references
+    assert "every version reference is right" in result.stdout
 
 
 def test_stale_files_after_an_api_change_committed_without_regenerating(clone):

@@ -1,0 +1,142 @@
+"""BUILD.yaml `artifacts:` (images and charts, with the repositories they are published to) and
+`references:` (a place in a file that names an artifact's version): checked like targets."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ksbuild.errors import Problems
+from ksbuild.loader.schema import Field, check
+from ksbuild.model import Label
+
+KINDS = ("image", "chart")
+FORMS = ("image", "tag", "version", "v-version", "oci")
+POLICIES = ("stamp", "pinned")
+PLACEHOLDER = "KSBUILD_VERSION"
+
+ARTIFACT_FIELDS = (
+    Field("kind", "string", "`image` or `chart`", required=True),
+    Field("repository", "string", "where it is published, e.g. ghcr.io/kubestellar/kubestellar/controller-manager",
+          required=True),
+    Field("tag_prefix", "string", "what goes before the version in its published tag: '' (default) or `v`"),
+    Field("chart", "string", "for a chart: its directory (with Chart.yaml), relative to the component"),
+    Field("image", "string", "for a chart: the label of the image it deploys (its appVersion is that image's version)"),
+    Field("built_from", "strings", "labels of the targets whose outputs it is made of (solid edges in `doit graph`)"),
+    Field("doc", "string", "one line for `doit versions`"),
+)
+REFERENCE_FIELDS = (
+    Field("file", "string", "the file holding the reference, relative to the component", required=True),
+    Field("yaml", "string", "where in the file, as a YAML path such as spec.template.spec.containers[0].image"),
+    Field("regex", "string", "or where in the file, as a regular expression with a group named `value`"),
+    Field("artifact", "string", "the label of the artifact named: `:name` or `//component:name`", required=True),
+    Field("form", "string", "how the value names it: `image` (repository:tag), `tag` (as published, prefix "
+          "included), `version` (bare SemVer), `v-version` (v + SemVer) or `oci` (oci://repository)", required=True),
+    Field("policy", "string", "`stamp`: the committed value holds a placeholder that ksbuild replaces in build "
+          "outputs; `pinned`: the committed value names a released version", required=True),
+    Field("placeholder", "string", f"the text a stamped value holds (default {PLACEHOLDER})"),
+)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    label: Label
+    kind: str
+    repository: str
+    tag_prefix: str = ""
+    chart: str = ""  # workspace-relative chart directory
+    image: str = ""  # label text of the chart's image
+    built_from: tuple[str, ...] = ()
+    doc: str = ""
+    file: str = ""
+    line: int = 0
+
+    def tag(self, version: str) -> str:
+        return self.tag_prefix + version
+
+
+@dataclass(frozen=True)
+class Reference:
+    component: str
+    path: str  # workspace-relative file
+    yaml: str
+    regex: str
+    artifact: str  # label text, resolved against `component`
+    form: str
+    policy: str
+    placeholder: str
+    file: str  # the BUILD.yaml declaring it
+    line: int
+
+    @property
+    def where(self) -> str:
+        return self.yaml or f"/{self.regex}/"
+
+
+def artifacts(data, component, file: str, problems: Problems) -> list[Artifact]:
+    found = []
+    entries = data.get("artifacts") or {}
+    for name, spec in entries.items():
+        line = entries.line_of(name)
+        where = f"artifact {name!r}"
+        if not check(spec, ARTIFACT_FIELDS, file=file, line=line, where=where, problems=problems):
+            continue
+        if spec["kind"] not in KINDS:
+            problems.add(file, spec.line_of("kind"), f"{where}: kind {spec['kind']!r} is not one of {', '.join(KINDS)}",
+                         "Declare images and charts.")
+            continue
+        if spec.get("tag_prefix", "") not in ("", "v"):
+            problems.add(file, spec.line_of("tag_prefix"), f"{where}: tag_prefix must be '' or 'v'",
+                         "Published tags are the version, or `v` and the version.")
+            continue
+        chart = spec.get("chart", "")
+        found.append(Artifact(
+            label=Label(component.name, name), kind=spec["kind"], repository=spec["repository"],
+            tag_prefix=spec.get("tag_prefix", ""),
+            chart=f"{component.path}/{chart}".rstrip("/") if chart else "", image=spec.get("image", ""),
+            built_from=tuple(spec.get("built_from", ())), doc=spec.get("doc", ""), file=file, line=line))
+    return found
+
+
+def references(data, component, file: str, problems: Problems) -> list[Reference]:
+    found = []
+    entries = data.get("references") or []
+    if not isinstance(entries, list):
+        problems.add(file, getattr(entries, "line", 0), "references must be a list", "Write `- file: ...` items.")
+        return []
+    for index, spec in enumerate(entries):
+        line = entries.line_of(index)
+        where = f"reference {index + 1}"
+        if not check(spec, REFERENCE_FIELDS, file=file, line=line, where=where, problems=problems):
+            continue
+        bad = [(key, allowed) for key, allowed in (("form", FORMS), ("policy", POLICIES)) if spec[key] not in allowed]
+        for key, allowed in bad:
+            problems.add(file, spec.line_of(key), f"{where}: {key} {spec[key]!r} is not one of {', '.join(allowed)}",
+                         f"{key}: " + next(f.doc for f in REFERENCE_FIELDS if f.name == key))
+        if ("yaml" in spec) == ("regex" in spec):
+            problems.add(file, line, f"{where}: give exactly one of `yaml` and `regex`",
+                         "Say where in the file the reference is.")
+            continue
+        if "regex" in spec:
+            try:
+                if "value" not in re.compile(spec["regex"]).groupindex:
+                    raise re.error("no group named `value`")
+            except re.error as err:
+                problems.add(file, spec.line_of("regex"), f"{where}: regex is not usable: {err}",
+                             "Write a regular expression with a named group: (?P<value>...).")
+                continue
+        if bad:
+            continue
+        found.append(Reference(
+            component=component.name, path=f"{component.path}/{spec['file']}", yaml=spec.get("yaml", ""),
+            regex=spec.get("regex", ""), artifact=spec["artifact"], form=spec["form"], policy=spec["policy"],
+            placeholder=spec.get("placeholder", PLACEHOLDER), file=file, line=line))
+    return found
+
+
+def resolve_label(text: str, component: str) -> Label | None:
+    if text.startswith(":"):
+        return Label(component, text[1:])
+    if text.startswith("//") and ":" in text:
+        name, _, target = text[2:].partition(":")
+        return Label(name, target)
+    return None

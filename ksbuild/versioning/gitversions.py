@@ -1,0 +1,129 @@
+"""Each component's version, from its own repository's tags (GitPython).
+
+Computed once per run. Importing GitPython costs more than a whole no-op build, so a cheap
+fingerprint of the repository (HEAD, the tag refs, and `git status` of the component) decides
+first whether the versions recorded in `.ksbuild/versions.json` still hold.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import asdict, dataclass
+
+from ksbuild.versioning import semver
+
+VERSIONS_FILE = os.path.join(".ksbuild", "versions.json")
+
+
+@dataclass(frozen=True)
+class ComponentVersion:
+    version: str
+    commit: str  # the commit the version names ("" outside git)
+    tag: str  # the tag it was taken from ("" for a development version)
+    dirty: bool
+    released: tuple[str, ...]  # every version the component's tags name, oldest first
+
+    @property
+    def publishable(self) -> bool:
+        return not self.dirty
+
+
+def version_file(name: str) -> str:
+    """Where one component's version is written: an explicit input of the actions that use it."""
+    return os.path.join(".ksbuild", "versions", f"{name}.json")
+
+
+def versions(root: str, components) -> dict[str, ComponentVersion]:
+    """`components`: (name, directory, tag pattern) triples; directories are absolute."""
+    state_path = os.path.join(root, VERSIONS_FILE)
+    fingerprint = _fingerprint(components)
+    try:
+        with open(state_path, encoding="utf-8") as handle:
+            recorded = json.load(handle)
+        if recorded.get("fingerprint") == fingerprint:
+            return {name: ComponentVersion(**{**value, "released": tuple(value["released"])})
+                    for name, value in recorded["versions"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    found = {name: compute(directory, pattern) for name, directory, pattern in components}
+    _write(state_path, json.dumps({"fingerprint": fingerprint,
+                                   "versions": {n: asdict(v) for n, v in found.items()}}, sort_keys=True))
+    for name, version in found.items():
+        _write(os.path.join(root, version_file(name)), json.dumps(asdict(version), sort_keys=True))
+    return found
+
+
+def compute(directory: str, pattern: str = "v*") -> ComponentVersion:
+    import git
+
+    try:
+        repo = git.Repo(directory, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return ComponentVersion("0.0.0-dev.0.gunknown", "", "", True, ())
+    repo.git.update_environment(GIT_OPTIONAL_LOCKS="0")
+    prefix = pattern.split("*", 1)[0]
+    tags = {}
+    for name in repo.git.tag("--list", pattern).split():
+        parsed = semver.parse(name[len(prefix):].removeprefix("v") if name.startswith(prefix) else "")
+        if parsed is not None:
+            tags[name] = parsed
+    released = tuple(str(v) for v in sorted(set(tags.values()), key=semver.Version.sort_key))
+    try:
+        head = repo.head.commit.hexsha
+    except ValueError:  # no commit yet
+        return ComponentVersion("0.0.0-dev.0.g000000000000.dirty", "", "", True, released)
+    dirty = bool(repo.git.status("--porcelain", "--untracked-files=no", "--", directory))
+    at_head = [t for t in tags if repo.git.rev_parse(f"{t}^{{commit}}") == head]
+    if at_head and not dirty:
+        best = max(at_head, key=lambda t: tags[t].sort_key())
+        return ComponentVersion(str(tags[best]), head, best, False, released)
+    reachable = [t for t in tags if repo.is_ancestor(repo.git.rev_parse(f"{t}^{{commit}}"), head)]
+    last = max(reachable, key=lambda t: tags[t].sort_key()) if reachable else None
+    since = int(repo.git.rev_list("--count", f"{last}..HEAD" if last else "HEAD"))
+    version = semver.development(tags[last] if last else None, since, head, dirty)
+    return ComponentVersion(str(version), head, "", dirty, released)
+
+
+def _fingerprint(components) -> str:
+    """HEAD, the tag refs and the components' uncommitted changes, for a few milliseconds."""
+    parts = []
+    for name, directory, pattern in components:
+        try:
+            top = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=directory, capture_output=True, text=True,
+                                 env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}).stdout.strip()
+            status = subprocess.run(["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no",
+                                     "--", "."], cwd=directory, capture_output=True, text=True,
+                                    env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}).stdout
+        except OSError:
+            top, status = "", ""
+        git_dir = os.path.join(directory, top) if top else ""
+        refs = [_stat(os.path.join(git_dir, "packed-refs")), _stat(os.path.join(git_dir, "refs", "tags"))]
+        if git_dir and os.path.isdir(os.path.join(git_dir, "refs", "tags")):
+            refs += sorted(os.listdir(os.path.join(git_dir, "refs", "tags")))
+        parts.append([name, pattern, status, refs])
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _stat(path: str) -> str:
+    try:
+        stat = os.stat(path)
+        return f"{stat.st_mtime_ns}:{stat.st_size}"
+    except OSError:
+        return "-"
+
+
+def _write(path: str, text: str) -> None:
+    """Write only when the content changes, so what depends on the file stays up to date."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
