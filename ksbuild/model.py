@@ -35,6 +35,7 @@ class Component:
     file: str  # where it is declared
     line: int
     tags: str = "v*"  # the git tags its version comes from
+    build_file: str = ""  # workspace-relative BUILD.yaml when it is not in `path` (an overlay)
 
 
 @dataclass(frozen=True)

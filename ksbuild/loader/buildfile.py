@@ -22,6 +22,8 @@ BUILD_FIELDS = (
 
 
 def build_file_path(component: Component) -> str:
+    if component.build_file:
+        return component.build_file
     return f"{component.path}/{BUILD_FILE}" if component.path != "." else BUILD_FILE
 
 

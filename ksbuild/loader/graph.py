@@ -28,6 +28,9 @@ def load_graph(root: str) -> BuildGraph:
     problems.raise_if_any()
     planner = _Planner(workspace, targets)
     planner.watched.update([workspace.file] + [build_file_path(c) for c in workspace.components])
+    fetched = [f"{c.path}/.git/HEAD" for c in workspace.components if c.path.startswith(".ksbuild/src/")]
+    if fetched:  # a moved checkout, or an edited lock, is checked again
+        planner.watched.update(fetched + ["workspace.lock"])
     graph = planner.run()
     from ksbuild.versioning.plan import plan_versioning
 

@@ -14,7 +14,7 @@ BUILD_FILE = "BUILD.yaml"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # Task names ksbuild defines itself, and doit's commands: a component may not take them.
 RESERVED_NAMES = frozenset({
-    "build", "generate", "graph", "verify", "versions", "tools", "tool", "cache-gc",
+    "build", "generate", "graph", "verify", "versions", "tools", "tool", "cache-gc", "explain",
     "run", "list", "info", "clean", "forget", "ignore", "help", "auto", "dumpdb", "strace",
     "reset-dep", "tabcompletion",
 })
@@ -43,8 +43,11 @@ TOOL_FIELDS = (
 # Exact versions: semantic versions, including Go's pseudo-versions; `latest`, `master`, `v1`... float.
 EXACT_VERSION = re.compile(r"^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 COMPONENT_FIELDS = (
-    Field("path", "string", "the component's directory, relative to workspace.yaml; it holds BUILD.yaml",
-          required=True),
+    Field("path", "string", "the component's directory, relative to workspace.yaml; it holds BUILD.yaml "
+          "(or give `git` and `rev`)"),
+    Field("git", "string", "a git repository URL the component is fetched from (into .ksbuild/src/NAME, at "
+          "the commit workspace.lock records); its BUILD.yaml may instead be components/NAME/BUILD.yaml here"),
+    Field("rev", "string", "with `git`: a tag or a full commit SHA"),
     Field("tags", "string", "the git tags its version comes from (default `v*`; e.g. `kubestellar/v*` when "
           "components share a repository): the part after the pattern's prefix is the version"),
 )
@@ -71,7 +74,7 @@ def load_workspace(root: str) -> Workspace:
     entries = data.get("components") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         problems.raise_if_any()
-    components = []
+    components, git_sources = [], []
     for name, spec in entries.items():
         line = entries.line_of(name)
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
@@ -85,9 +88,20 @@ def load_workspace(root: str) -> Workspace:
         where = f"component {name!r}"
         if not check(spec, COMPONENT_FIELDS, file=WORKSPACE_FILE, line=line, where=where, problems=problems):
             continue
+        if ("path" in spec) == ("git" in spec) or ("git" in spec) != ("rev" in spec):
+            problems.add(WORKSPACE_FILE, line, f"{where}: give either `path`, or `git` and `rev`",
+                         "A component is a directory here, or a repository fetched at a tag or commit.")
+            continue
+        if "git" in spec:
+            git_sources.append((name, spec["git"], spec["rev"], line, spec.get("tags", "v*")))
+            continue
         path = _component_path(spec["path"], root, problems, spec.line_of("path"), where)
         if path is not None:
             components.append(Component(name, path, WORKSPACE_FILE, line, spec.get("tags", "v*")))
+    if git_sources and not problems.items:
+        from ksbuild.loader.gitsource import fetch_components
+
+        components += fetch_components(root, git_sources, problems)
     tools = _tools(data.get("tools") or {}, problems)
     cache = _cache(data.get("cache"), problems)
     problems.raise_if_any()
