@@ -87,23 +87,48 @@ def compute(directory: str, pattern: str = "v*") -> ComponentVersion:
 
 
 def _fingerprint(components) -> str:
-    """HEAD, the tag refs and the components' uncommitted changes, for a few milliseconds."""
-    parts = []
+    """HEAD, the tag refs and the components' uncommitted changes: one `git status` per repository."""
+    by_repo: dict[str, list] = {}
     for name, directory, pattern in components:
-        try:
-            top = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=directory, capture_output=True, text=True,
-                                 env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}).stdout.strip()
-            status = subprocess.run(["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no",
-                                     "--", "."], cwd=directory, capture_output=True, text=True,
-                                    env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}).stdout
-        except OSError:
-            top, status = "", ""
-        git_dir = os.path.join(directory, top) if top else ""
+        by_repo.setdefault(_git_top(directory), []).append((name, directory, pattern))
+    parts = []
+    for top, members in sorted(by_repo.items()):
+        status = ""
+        if top:
+            paths = [os.path.relpath(directory, top) for _, directory, _ in members]
+            try:
+                status = subprocess.run(["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no", "--",
+                                         *paths], cwd=top, capture_output=True, text=True,
+                                        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}).stdout
+            except OSError:
+                status = "no git"
+        git_dir = _git_dir(top) if top else ""
         refs = [_stat(os.path.join(git_dir, "packed-refs")), _stat(os.path.join(git_dir, "refs", "tags"))]
         if git_dir and os.path.isdir(os.path.join(git_dir, "refs", "tags")):
             refs += sorted(os.listdir(os.path.join(git_dir, "refs", "tags")))
-        parts.append([name, pattern, status, refs])
+        parts.append([top, [(n, d, p) for n, d, p in members], status, refs])
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _git_top(directory: str) -> str:
+    """The working tree holding `directory` (where `.git` is), found without running git."""
+    current = os.path.abspath(directory)
+    while True:
+        if os.path.exists(os.path.join(current, ".git")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return ""
+        current = parent
+
+
+def _git_dir(top: str) -> str:
+    dot_git = os.path.join(top, ".git")
+    if os.path.isfile(dot_git):  # a worktree or submodule: "gitdir: PATH"
+        with open(dot_git, encoding="utf-8") as handle:
+            target = handle.read().split("gitdir:", 1)[-1].strip()
+        return os.path.join(top, target)
+    return dot_git
 
 
 def _stat(path: str) -> str:

@@ -172,12 +172,15 @@ def test_workspace_errors(workspace):
           ok:
             path: missing
             git: nowhere
+            revision: v1
         extra: 1
         """)
     found = problems(workspace)
-    assert any(p.startswith("workspace.yaml:7: unknown key 'extra' in workspace.yaml") for p in found)
+    assert any(p.startswith("workspace.yaml:8: unknown key 'extra' in workspace.yaml") for p in found)
     assert any(p.startswith("workspace.yaml:2: component name 'build' is reserved") for p in found)
-    assert any(p.startswith("workspace.yaml:6: unknown key 'git' in component 'ok'") for p in found)
+    assert any(p.startswith("workspace.yaml:7: unknown key 'revision' in component 'ok'") for p in found)
+    workspace.write("workspace.yaml", "components:\n  ok:\n    path: x\n    git: nowhere\n")
+    assert problems(workspace)[0].startswith("workspace.yaml:2: component 'ok': give either `path`, or `git` and `rev`")
 
 
 def test_missing_build_file(workspace):
