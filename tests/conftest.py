@@ -58,6 +58,23 @@ class Workspace:
         return {t["task"]: t["reason"] for t in self.last_run()["tasks"]}
 
 
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.org"}
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in `root` (with an author), fail the test on an error, return its output."""
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, env={**os.environ, **GIT_ENV})
+    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
+    return result.stdout.strip()
+
+
+def commit_all(root: Path, message: str = "change") -> str:
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", message, "--allow-empty")
+    return git(root, "rev-parse", "HEAD")
+
+
 def copy_constellation(root: Path) -> Workspace:
     """The bundled constellation (workspace.yaml, dodo.py, components/) copied to `root`."""
     shutil.copytree(REPO / "components", root / "components", ignore=shutil.ignore_patterns(".ksbuild"))

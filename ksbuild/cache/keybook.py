@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+from ksbuild.files import read_json, write_atomically
 from ksbuild.model import ActionSpec
 
 KEYS_DIR = os.path.join(".ksbuild", "keys")
@@ -19,7 +20,7 @@ class KeyBook:
         self.cache = cache_for(cache_config)
         self.stat_cache = StatCache(root)
         self.path = record_path(root, task)
-        self.before = read_record(self.path).get("actions", [])
+        self.before = read_json(self.path).get("actions", [])
         self.keys = []
         self.miss = ""  # why the first action that ran was not in the cache
 
@@ -39,24 +40,12 @@ class KeyBook:
     def close(self) -> None:
         self.stat_cache.close()
         if self.keys:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            temporary = f"{self.path}.{os.getpid()}.tmp"
-            with open(temporary, "w", encoding="utf-8") as handle:
-                json.dump({"task": self.task, "actions": [key.record() for key in self.keys]}, handle)
-            os.replace(temporary, self.path)
+            record = {"task": self.task, "actions": [key.record() for key in self.keys]}
+            write_atomically(self.path, json.dumps(record).encode())
 
 
 def record_path(root: str, task: str) -> str:
     return os.path.join(root, KEYS_DIR, task + ".json")
-
-
-def read_record(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _go_identity(action: ActionSpec) -> list[str]:

@@ -61,7 +61,8 @@ def explain_tasks(root: str, tasks: list[str]) -> None:
     import json
     import os
 
-    from ksbuild.cache.keybook import read_record, record_path
+    from ksbuild.cache.keybook import record_path
+    from ksbuild.files import read_json
     from ksbuild.cli.reporter import RECORD_FILE
 
     try:
@@ -79,7 +80,7 @@ def explain_tasks(root: str, tasks: list[str]) -> None:
         lines = [f"{task}: {how}" + (f", because {record['reason']}" if record.get("reason") else "")]
         if record.get("miss"):
             lines.append(f"  cache: {record['miss']}")
-        for index, action in enumerate(read_record(record_path(root, task)).get("actions", [])):
+        for index, action in enumerate(read_json(record_path(root, task)).get("actions", [])):
             lines.append(f"  action {index + 1}: key {action['key'][:16]}")
         sys.stdout.write("\n".join(lines) + "\n")
 

@@ -10,6 +10,7 @@ from doit.reporter import ConsoleReporter
 
 from ksbuild.cli import state
 from ksbuild.cli.explain import run_reason
+from ksbuild.files import write_atomically
 
 RECORD_FILE = os.path.join(state.STATE_DIR, "last-run.json")
 STARTED = time.monotonic()  # when ksbuild's doit glue was imported: the run's start
@@ -101,9 +102,5 @@ class RunRecorder(ConsoleReporter):
 
 def _write_record(path: str, head: dict, tasks: list[dict]) -> None:
     """JSON with one task per line: readable, and written by json's fast encoder."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
     body = ",\n  ".join(json.dumps(task) for task in tasks)
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(head)[:-1] + ',\n "tasks": [\n  ' + body + "\n ]\n}\n")
-    os.replace(temporary, path)
+    write_atomically(path, (json.dumps(head)[:-1] + ',\n "tasks": [\n  ' + body + "\n ]\n}\n").encode())

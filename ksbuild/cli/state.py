@@ -8,31 +8,21 @@ from __future__ import annotations
 import json
 import os
 
+from ksbuild.files import read_json, write_atomically
+
 STATE_DIR = ".ksbuild"
 PLANS_FILE = os.path.join(STATE_DIR, "plans.json")
 PARTS_FILE = os.path.join(STATE_DIR, "plan-parts.json")
 DIR_FILES_FILE = os.path.join(STATE_DIR, "dir-outputs.json")
 
 
-def read_json(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def write_json(path: str, data, lines: bool = False) -> None:
     """Atomically; with `lines`, one top-level entry per line (readable, and json's fast encoder)."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        if lines:
-            handle.write("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in data.items()) + "\n}\n")
-        else:
-            json.dump(data, handle)
-    os.replace(temporary, path)
+    if lines:
+        text = "{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in data.items()) + "\n}\n"
+    else:
+        text = json.dumps(data)
+    write_atomically(path, text.encode())
 
 
 def previous_plans(root: str) -> dict[str, str]:

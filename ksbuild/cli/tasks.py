@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from ksbuild.cli import state
 from ksbuild.cli.commands import collect_garbage, explain_tasks, install_tool, show_graph, show_tools, show_versions

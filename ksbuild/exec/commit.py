@@ -10,6 +10,7 @@ import shutil
 import tempfile
 
 from ksbuild.exec.sandbox import files_under
+from ksbuild.files import write_if_changed
 from ksbuild.model import dir_manifest
 
 
@@ -61,19 +62,7 @@ def write_dir_manifest(root: str, workspace_dir: str, files: list[str]) -> None:
     for name in files:
         with open(os.path.join(root, workspace_dir, name), "rb") as handle:
             lines.append(f"{hashlib.file_digest(handle, 'sha256').hexdigest()}  {name}\n")
-    path = os.path.join(root, dir_manifest(workspace_dir))
-    text = "".join(lines).encode()
-    try:
-        with open(path, "rb") as handle:
-            if handle.read() == text:
-                return
-    except OSError:
-        pass
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "wb") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
+    write_if_changed(os.path.join(root, dir_manifest(workspace_dir)), "".join(lines).encode())
 
 
 def _same(source: str, destination: str) -> bool:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import yaml
 
 from ksbuild.errors import Problems
+from ksbuild.files import write_atomically
 from ksbuild.model import Component
 
 LOCK_FILE = "workspace.lock"
@@ -148,10 +149,7 @@ def _read_lock(root: str) -> dict:
 def _write_lock(root: str, entries: dict) -> None:
     text = ("# Written by ksbuild: the exact commit of every component fetched from git. Commit this file.\n"
             + yaml.safe_dump({"components": dict(sorted(entries.items()))}, sort_keys=True))
-    temporary = os.path.join(root, f"{LOCK_FILE}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, os.path.join(root, LOCK_FILE))
+    write_atomically(os.path.join(root, LOCK_FILE), text.encode())
 
 
 @contextmanager

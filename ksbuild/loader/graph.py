@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 
 from ksbuild.errors import ConfigError, Problems
 from ksbuild.loader.buildfile import build_file_path, load_build_file
+from ksbuild.loader.context import LoaderContext
+from ksbuild.loader.globs import GLOB_CHARS, glob_regex, reaches
 from ksbuild.loader.workspace import load_workspace
-from ksbuild.model import BuildGraph, Label, Target, TargetPlan, ToolPin, digest_of, dir_manifest
-from ksbuild.rules import RULES, GoModule, Inputs
-
-GLOB_CHARS = re.compile(r"[*?\[]")
+from ksbuild.model import BuildGraph, Label, Target, TargetPlan, Workspace, digest_of, dir_manifest
+from ksbuild.rules import RULES, Inputs
 
 
 def load_graph(root: str) -> BuildGraph:
@@ -52,7 +51,7 @@ class _Planner:
         self.edges: dict[Label, dict[Label, int]] = {t.label: {} for t in targets}  # dep -> line
         self._resolving: list[Label] = []
         self.watched: set[str] = set()  # directories whose listing the plan depends on, and the build files
-        self.context = _Context(self)
+        self.context = LoaderContext(self)
 
     def run(self) -> BuildGraph:
         for target in self.targets.values():
@@ -210,7 +209,7 @@ class _Planner:
         fixed = next(i for i, seg in enumerate(segments) if GLOB_CHARS.search(seg))
         prefix = "/".join(segments[:fixed]) or "."
         max_depth = None if "**" in pattern else len(segments) - fixed - 1
-        matcher = _glob_regex(pattern)
+        matcher = glob_regex(pattern)
         found = set()
         top = os.path.join(self.root, prefix)
         for current, dirs, files in os.walk(top):
@@ -227,7 +226,7 @@ class _Planner:
                 if not name.startswith(".") and matcher.match(path):
                     found.add(path)
         found.update(p for p in self.owner if matcher.match(p))
-        found.update(d for d in self.owner if d.endswith("/") and _reaches(prefix, d, "**" in pattern))
+        found.update(d for d in self.owner if d.endswith("/") and reaches(prefix, d, "**" in pattern))
         return sorted(found)
 
     # deps ------------------------------------------------------------------------------------
@@ -325,102 +324,3 @@ class _Planner:
         return TargetPlan(target=target, rule_version=rule.version, actions=actions, inputs=file_deps,
                           outputs=outputs, output_dirs=output_dirs, deps=tuple(sorted(self.edges[target.label])),
                           parts=parts)
-
-
-def _reaches(prefix: str, owned: str, recursive: bool) -> bool:
-    """Whether a glob whose fixed part is `prefix` can match files in the owned directory."""
-    return (prefix + "/").startswith(owned) or (recursive and owned.startswith(prefix + "/"))
-
-
-def _glob_regex(pattern: str) -> re.Pattern:
-    """A glob (with `**` for any depth) as a regular expression over '/'-separated paths."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:[^/]+/)*")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                out.append(re.escape("["))
-                i += 1
-            else:
-                body = pattern[i + 1:end]
-                out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-                i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-class _Context:
-    """The PlanContext rules see: tool pins, Go modules, scratch paths and problem reports."""
-
-    def __init__(self, planner: _Planner):
-        self.planner = planner
-        self.modules: dict[str, GoModule | None] = {}
-        self._go = None
-
-    def tool(self, target: Target, name: str) -> ToolPin:
-        pin = self.planner.workspace.tool(name)
-        if pin is None:
-            self.problem(target, "rule", f"rule {target.rule!r} needs tool {name!r}, which workspace.yaml does not pin",
-                         f"Add it under `tools:` in workspace.yaml with its Go package and an exact version.")
-            return ToolPin(name, "unpinned", "v0.0.0")
-        return pin
-
-    def go_module(self, target: Target) -> GoModule:
-        directory = target.component_dir
-        if directory not in self.modules:
-            go_mod = f"{directory}/go.mod" if directory not in ("", ".") else "go.mod"
-            self.planner.watched.add(go_mod)
-            self.modules[directory] = _module_path(os.path.join(self.planner.root, go_mod), directory)
-        module = self.modules[directory]
-        if module is None:
-            self.problem(target, "rule", f"rule {target.rule!r} needs a Go module, and {directory}/go.mod has "
-                         "no `module` line or does not exist", "Create go.mod at the component's root.")
-            return GoModule("invalid.module", directory)
-        return module
-
-    def scratch(self, target: Target, name: str) -> str:
-        return f".ksbuild/work/{target.label.component}/{target.label.target}/{name}"
-
-    def problem(self, target: Target, attr: str, message: str, hint: str) -> None:
-        self.planner.problems.add(target.file, target.line_of(attr), f"{target.label}: {message}", hint)
-
-    def toolchain_identity(self, actions) -> list[str]:
-        """Go's version and platform, for actions that use Go or Go-installed tools."""
-        if not any(a.tools or a.toolchain == "go" for a in actions):
-            return []
-        if self._go is None:
-            from ksbuild.toolchain.goenv import GoMissing, go_env
-
-            try:
-                go = go_env()
-                self.planner.watched.add(go.go)
-                self._go = [go.version, go.platform]
-            except GoMissing:
-                self._go = ["go-missing"]
-        return self._go
-
-
-def _module_path(go_mod: str, directory: str) -> GoModule | None:
-    try:
-        with open(go_mod, encoding="utf-8") as handle:
-            for line in handle:
-                words = line.split()
-                if len(words) >= 2 and words[0] == "module":
-                    return GoModule(words[1].strip('"'), directory)
-    except OSError:
-        return None
-    return None

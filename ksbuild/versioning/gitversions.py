@@ -12,6 +12,7 @@ import os
 import subprocess
 from dataclasses import asdict, dataclass
 
+from ksbuild.files import write_if_changed
 from ksbuild.versioning import semver
 
 VERSIONS_FILE = os.path.join(".ksbuild", "versions.json")
@@ -48,10 +49,10 @@ def versions(root: str, components) -> dict[str, ComponentVersion]:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     found = {name: compute(directory, pattern) for name, directory, pattern in components}
-    _write(state_path, json.dumps({"fingerprint": fingerprint,
-                                   "versions": {n: asdict(v) for n, v in found.items()}}, sort_keys=True))
+    state = {"fingerprint": fingerprint, "versions": {n: asdict(v) for n, v in found.items()}}
+    write_if_changed(state_path, json.dumps(state, sort_keys=True).encode())
     for name, version in found.items():
-        _write(os.path.join(root, version_file(name)), json.dumps(asdict(version), sort_keys=True))
+        write_if_changed(os.path.join(root, version_file(name)), json.dumps(asdict(version), sort_keys=True).encode())
     return found
 
 
@@ -137,18 +138,3 @@ def _stat(path: str) -> str:
         return f"{stat.st_mtime_ns}:{stat.st_size}"
     except OSError:
         return "-"
-
-
-def _write(path: str, text: str) -> None:
-    """Write only when the content changes, so what depends on the file stays up to date."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            if handle.read() == text:
-                return
-    except OSError:
-        pass
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)

@@ -3,7 +3,6 @@ protocol) or a shared directory as the remote, each clone with its own local cac
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys

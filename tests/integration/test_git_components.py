@@ -3,18 +3,14 @@ with an overlay BUILD.yaml, a version from their own tags, and a refusal when th
 checkout disagree."""
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import DODO, Workspace
+from tests.conftest import DODO, Workspace, git
 
 pytestmark = pytest.mark.integration
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.org"}
 UPSTREAM_BUILD = """\
 targets:
   shout:
@@ -28,11 +24,6 @@ artifacts:
     repository: quay.io/example/tool
 """
 
-
-def git(root: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, env={**os.environ, **GIT_ENV})
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 @pytest.fixture

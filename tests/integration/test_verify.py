@@ -3,28 +3,19 @@ reports, and a working tree, index and timestamps left exactly as they were."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Workspace, copy_constellation
+from tests.conftest import Workspace, commit_all, copy_constellation, git
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(shutil.which("go") is None, reason="needs Go")]
 
 KS = "components/kubestellar"
 TYPES = f"{KS}/api/control/v1alpha1/types.go"
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.org"}
 
-
-def git(root: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, env={**os.environ, **GIT_ENV})
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 @pytest.fixture(scope="session")
@@ -63,9 +54,9 @@ def verify(ws: Workspace, *args: str):
         after.pop(report, None)
         before.pop(report, None)
     assert after == before, "verify changed the tree, the index or a timestamp"
-    reports = ("?? report.json\n", "?? report.xml\n")
-    assert [line for line in git(ws.root, "status", "--porcelain").splitlines(keepends=True) if line not in reports] \
-        == [line for line in status.splitlines(keepends=True) if line not in reports]
+    reports = ("?? report.json", "?? report.xml")
+    assert [line for line in git(ws.root, "status", "--porcelain").splitlines() if line not in reports] \
+        == [line for line in status.splitlines() if line not in reports]
     return result
 
 
@@ -78,11 +69,6 @@ def junit_failures(ws: Workspace) -> dict[str, str]:
     suite = ElementTree.fromstring(ws.read("report.xml"))
     return {case.get("name"): case.find("failure").get("message") for case in suite.iter("testcase")
             if case.find("failure") is not None}
-
-
-def commit_all(ws: Workspace, message: str) -> None:
-    git(ws.root, "add", "-A")
-    git(ws.root, "commit", "-qm", message)
 
 
 def test_a_clean_tree_passes_from_the_cache(clone):
@@ -103,7 +89,7 @@ def test_stale_files_after_an_api_change_committed_without_regenerating(clone):
         "\t// WantSingletonReportedState asks",
         "\t// Tolerations lists taints.\n\t// +optional\n\tTolerations []string `json:\"tolerations,omitempty\"`\n\n"
         "\t// WantSingletonReportedState asks"))
-    commit_all(clone, "a field, without its derived files")
+    commit_all(clone.root, "a field, without its derived files")
     result = verify(clone)
     assert result.returncode == 1
     assert findings(clone) == {
@@ -123,7 +109,7 @@ def test_missing_and_extra_files_of_a_deleted_type(clone):
     register = clone.root / f"{KS}/api/control/v1alpha1/register.go"
     register.write_text(register.read_text().replace("\t\t&StatusCollector{}, &StatusCollectorList{},\n", ""))
     (clone.root / f"{KS}/pkg/generated/listers/control/v1alpha1/binding.go").unlink()
-    commit_all(clone, "delete a type, and a generated file by mistake")
+    commit_all(clone.root, "delete a type, and a generated file by mistake")
     result = verify(clone)
     assert result.returncode == 1
     found = findings(clone)
@@ -139,7 +125,7 @@ def test_missing_and_extra_files_of_a_deleted_type(clone):
 def test_a_hand_edited_generated_file(clone):
     crd = clone.root / f"{KS}/config/crd/bases/control.kubestellar.io_bindings.yaml"
     crd.write_text(crd.read_text().replace("scope: Cluster", "scope: Namespaced"))
-    commit_all(clone, "edit a CRD by hand")
+    commit_all(clone.root, "edit a CRD by hand")
     result = verify(clone)
     assert result.returncode == 1
     assert findings(clone) == {("hand-edited", str(crd.relative_to(clone.root)), "kubestellar:crds")}
@@ -155,7 +141,7 @@ def test_a_dirty_tree_is_verified_as_committed_or_as_it_is(clone):
 
     committed = verify(clone)
     assert committed.returncode == 0, committed.stdout
-    assert f"uncommitted changes to derived files or their inputs (not checked" in committed.stdout
+    assert "uncommitted changes to derived files or their inputs (not checked" in committed.stdout
     assert TYPES in committed.stdout
 
     working = verify(clone, "--worktree")
@@ -171,7 +157,7 @@ def test_configuration_and_usage_errors_exit_2(clone, tmp_path):
     workspace_yaml = clone.root / "workspace.yaml"
     good = workspace_yaml.read_text()
     workspace_yaml.write_text(good.replace("version: v5.7.1", "version: latest"))
-    commit_all(clone, "a floating pin")
+    commit_all(clone.root, "a floating pin")
     workspace_yaml.write_text(good)  # the working tree is fine; HEAD is not
     result = verify(clone)
     assert result.returncode == 2

@@ -2,31 +2,15 @@
 make: the version scheme, KubeStellar's historical mistakes caught by `doit verify`, stamped outputs."""
 from __future__ import annotations
 
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from ksbuild.versioning import semver
 from ksbuild.versioning.gitversions import compute
-from tests.conftest import DODO, Workspace
+from tests.conftest import DODO, Workspace, commit_all, git
 
 pytestmark = pytest.mark.integration
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.org"}
 
-
-def git(root: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, env={**os.environ, **GIT_ENV})
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
-def commit(root: Path, message: str = "change") -> str:
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", message, "--allow-empty")
-    return git(root, "rev-parse", "HEAD")
 
 
 def test_the_version_scheme(tmp_path):
@@ -34,19 +18,19 @@ def test_the_version_scheme(tmp_path):
     (repo / "comp").mkdir(parents=True)
     git(repo, "init", "-q")
     (repo / "comp/file.txt").write_text("one\n")
-    first = commit(repo)
+    first = commit_all(repo)
     assert str(compute(str(repo / "comp")).version) == f"0.0.0-dev.1.g{first[:12]}"
 
     git(repo, "tag", "v0.2.0-alpha.1")
     tagged = compute(str(repo / "comp"))
     assert (tagged.version, tagged.tag, tagged.dirty) == ("0.2.0-alpha.1", "v0.2.0-alpha.1", False)
 
-    second = commit(repo)
+    second = commit_all(repo)
     after_pre = compute(str(repo / "comp")).version
     assert after_pre == f"0.2.0-alpha.1.dev.1.g{second[:12]}"
 
     git(repo, "tag", "v0.2.0")
-    third = commit(repo)
+    third = commit_all(repo)
     (repo / "comp/file.txt").write_text("dirty\n")
     dirty = compute(str(repo / "comp"))
     assert dirty.version == f"0.2.1-dev.1.g{third[:12]}.dirty" and dirty.dirty and not dirty.publishable
@@ -131,7 +115,7 @@ def released(tmp_path) -> Workspace:
                                                       chart="0.20.0-rc1"))
     ws.write("osa/chart/Chart.yaml", CHART.format(name="osa", version="KSBUILD_VERSION", app="KSBUILD_VERSION"))
     git(ws.root, "init", "-q")
-    commit(ws.root, "ks and osa")
+    commit_all(ws.root, "ks and osa")
     git(ws.root, "tag", "ks/v0.20.0-rc1")
     git(ws.root, "tag", "osa/v0.2.0-alpha.1")
     return ws
@@ -157,7 +141,7 @@ def test_a_consistent_workspace_passes_and_stamps_its_outputs(released):
     assert {p: p.read_bytes() for p in (released.root / "ks").rglob("*") if p.is_file()} == sources
     assert git(released.root, "status", "--porcelain") == ""
 
-    commit(released.root, "one more")  # a development version from now on, stamped into outputs
+    commit_all(released.root, "one more")  # a development version from now on, stamped into outputs
     released.doit()
     assert released.statuses()["ks:stamped"] == "executed"
     assert released.statuses()["osa:stamped"] == "executed"
@@ -198,7 +182,7 @@ def test_historical_mistakes_are_reported_with_file_and_line(released, mistake, 
     text = released.read(path)
     assert old in text
     released.write(path, text.replace(old, new), dedent=False)
-    commit(released.root, "a mistake")
+    commit_all(released.root, "a mistake")
     result = released.doit("verify", "--json", "verify.json", check=False)
     assert result.returncode == 1, result.stdout
     assert expected in result.stdout
