@@ -46,7 +46,7 @@ class PlanContext(Protocol):
         """The Go module the target's component is (go.mod at the component root)."""
 
     def scratch(self, target: Target, name: str) -> str:
-        """A workspace path under .ksbuild/out/ for an intermediate file of the target."""
+        """A workspace path under .ksbuild/work/ for an intermediate file of the target."""
 
     def problem(self, target: Target, attr: str, message: str, hint: str) -> None:
         """Report a problem with the target's field `attr`; loading fails after planning."""
