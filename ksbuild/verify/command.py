@@ -39,12 +39,12 @@ def _check(root: str, checkout, worktree: bool):
     from ksbuild.loader.graph import load_graph
     from ksbuild.verify import derived
     from ksbuild.verify.history import HandEdits
-    from ksbuild.verify.materialize import _repo
+    from ksbuild.verify.materialize import open_repo
 
     graph = load_graph(checkout.root)  # refuses floating tool pins, unknown keys...: a configuration error
     prepare_state_dir(checkout.root)
     config = cache_config(graph_for(root))  # the real workspace's caches, wherever its settings put them
-    history = HandEdits(_repo(root), root, "HEAD", checkout.uncommitted, worktree)
+    history = HandEdits(open_repo(root), root, "HEAD", checkout.uncommitted, worktree)
     checks = derived.check(checkout.root, graph, config, history)
     checkout = replace(checkout, uncommitted=_relevant(graph, checkout.uncommitted))
     pins = ", ".join(f"{t.name} {t.version}" for t in graph.workspace.tools)

@@ -19,7 +19,7 @@ class Checkout:
     uncommitted: tuple[str, ...]  # workspace-relative paths with uncommitted changes in the real tree
 
 
-def _repo(workspace_root: str):
+def open_repo(workspace_root: str):
     import git
 
     try:
@@ -43,7 +43,7 @@ def uncommitted(repo, workspace_root: str) -> tuple[str, ...]:
 
 def committed(workspace_root: str, scratch: str, revision: str = "HEAD") -> Checkout:
     """The committed tree of `revision`, written under `scratch`."""
-    repo = _repo(workspace_root)
+    repo = open_repo(workspace_root)
     commit = repo.commit(revision)
     for blob in commit.tree.traverse():
         if blob.type != "blob":
@@ -61,7 +61,7 @@ def committed(workspace_root: str, scratch: str, revision: str = "HEAD") -> Chec
 
 def working_tree(workspace_root: str, scratch: str) -> Checkout:
     """The working tree as it is: tracked and untracked files, not ignored ones."""
-    repo = _repo(workspace_root)
+    repo = open_repo(workspace_root)
     listing = repo.git.ls_files("-z", "--cached", "--others", "--exclude-standard").split("\0")
     top = repo.working_tree_dir
     for path in filter(None, listing):
