@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -163,6 +165,14 @@ def test_configuration_and_usage_errors_exit_2(clone, tmp_path):
     assert result.returncode == 2
     assert "the checked tree's workspace is wrong" in result.stdout + result.stderr
     assert "version 'latest' is not exact (it floats)" in result.stdout + result.stderr
+
+    workspace_yaml.write_text(good + "surprise: 1\n")  # a working tree doit cannot even load
+    assert clone.doit("verify", check=False).returncode == 3  # doit's code for a load error
+    ksbuild = subprocess.run([sys.executable, "-m", "ksbuild.cli.main", "verify"], cwd=clone.root,
+                             capture_output=True, text=True, env=clone.run_env())
+    assert ksbuild.returncode == 2, ksbuild.stderr  # verify's contract for CI
+    assert "unknown key 'surprise' in workspace.yaml" in ksbuild.stderr
+    workspace_yaml.write_text(good)
 
     loose = copy_constellation(tmp_path / "not-a-repo")
     loose.env["KSBUILD_CACHE_DIR"] = clone.env["KSBUILD_CACHE_DIR"]
