@@ -8,12 +8,18 @@ from ksbuild.cli import state
 from ksbuild.cli.commands import collect_garbage, explain_tasks, install_tool, show_graph, show_tools, show_versions
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
-from ksbuild.exec.executor import run_target
 from ksbuild.verify.command import verify
 from ksbuild.loader.plancache import load_graph_cached
 from ksbuild.model import BuildGraph, digest_of, dir_manifest
 
 _GRAPHS: dict[str, BuildGraph] = {}
+
+
+def run_target(*args):
+    """doit action of every target: the executor, imported only when something runs."""
+    from ksbuild.exec.executor import run_target as execute
+
+    return execute(*args)
 
 
 def graph_for(root: str) -> BuildGraph:
