@@ -29,6 +29,7 @@ class StatCache:
         if self._db is None:
             db = sqlite3.connect(os.path.join(self.root, STAT_CACHE), timeout=30, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # a cache: no fsync per remembered digest
             db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER, "
                        "inode INTEGER, digest TEXT)")
             self._db = db
@@ -52,3 +53,13 @@ class StatCache:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+_OPEN: dict[str, StatCache] = {}
+
+
+def stat_cache_for(root: str) -> StatCache:
+    """One stat cache per workspace and process, kept open across the targets a process runs."""
+    if root not in _OPEN:
+        _OPEN[root] = StatCache(root)
+    return _OPEN[root]

@@ -14,11 +14,11 @@ KEYS_DIR = os.path.join(".ksbuild", "keys")
 class KeyBook:
     def __init__(self, root: str, task: str, cache_config):
         from ksbuild.cache.actioncache import cache_for
-        from ksbuild.cache.digests import StatCache
+        from ksbuild.cache.digests import stat_cache_for
 
         self.root, self.task = root, task
         self.cache = cache_for(cache_config)
-        self.stat_cache = StatCache(root)
+        self.stat_cache = stat_cache_for(root)
         self.path = record_path(root, task)
         self.before = read_json(self.path).get("actions", [])
         self.keys = []
@@ -38,7 +38,6 @@ class KeyBook:
             self.miss = explain_miss(self.before[index] if index < len(self.before) else None, self.keys[index])
 
     def close(self) -> None:
-        self.stat_cache.close()
         if self.keys:
             record = {"task": self.task, "actions": [key.record() for key in self.keys]}
             write_atomically(self.path, json.dumps(record).encode())
