@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -124,6 +125,8 @@ def test_deleted_output_is_rebuilt_and_forced_run_says_so(ws):
 
 def test_failing_action_keeps_previous_outputs_and_shows_command_and_output(ws):
     ws.doit()
+    cache = Path(ws.env["KSBUILD_CACHE_DIR"])
+    entries = sorted(p.name for p in (cache / "ac").rglob("*") if p.is_file())
     ws.write("components/app/BUILD.yaml", APP.replace(
         "cat notes/*.md > notes.txt", "echo partial > notes.txt; echo something broke >&2; exit 7"))
     result = ws.doit(check=False)
@@ -134,6 +137,7 @@ def test_failing_action_keeps_previous_outputs_and_shows_command_and_output(ws):
     assert "something broke" in result.stdout
     assert ws.statuses()["app:notes"] == "failed"
     assert not [p for p in (ws.root / "components").rglob("*") if ".ksbuild-" in p.name]
+    assert sorted(p.name for p in (cache / "ac").rglob("*") if p.is_file()) == entries, "a failure is never cached"
 
 
 def test_missing_declared_output_fails(ws):
