@@ -195,8 +195,10 @@ class _Planner:
                 self.problems.add(target.file, line, f"{target.label}: {what}: glob {entry!r} matches no file",
                                   "Fix the pattern, or remove it if the files are gone.")
             return matches
-        self.watched.add(posixpath.dirname(pattern) or ".")
-        if self._producer(pattern) or os.path.isfile(os.path.join(self.root, pattern)):
+        if self._producer(pattern):
+            return [pattern]  # another target writes it: the plan does not depend on it being there now
+        self.watched.add(posixpath.dirname(pattern) or ".")  # a source's deletion must be noticed
+        if os.path.isfile(os.path.join(self.root, pattern)):
             return [pattern]
         self.problems.add(target.file, line, f"{target.label}: {what}: file {entry!r} does not exist "
                           "and no target produces it", f"Create {pattern}, or fix the path.")
