@@ -76,11 +76,11 @@ def compute(directory: str, pattern: str = "v*") -> ComponentVersion:
     except ValueError:  # no commit yet
         return ComponentVersion("0.0.0-dev.0.g000000000000.dirty", "", "", True, released)
     dirty = bool(repo.git.status("--porcelain", "--untracked-files=no", "--", directory))
-    at_head = [t for t in tags if repo.git.rev_parse(f"{t}^{{commit}}") == head]
+    at_head = [t for t in repo.git.tag("--points-at", "HEAD", "--list", pattern).split() if t in tags]
     if at_head and not dirty:
         best = max(at_head, key=lambda t: tags[t].sort_key())
         return ComponentVersion(str(tags[best]), head, best, False, released)
-    reachable = [t for t in tags if repo.is_ancestor(repo.git.rev_parse(f"{t}^{{commit}}"), head)]
+    reachable = [t for t in repo.git.tag("--merged", "HEAD", "--list", pattern).split() if t in tags]
     last = max(reachable, key=lambda t: tags[t].sort_key()) if reachable else None
     since = int(repo.git.rev_list("--count", f"{last}..HEAD" if last else "HEAD"))
     version = semver.development(tags[last] if last else None, since, head, dirty)
