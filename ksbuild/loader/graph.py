@@ -135,7 +135,7 @@ class _Planner:
         own = set(self.outputs.get(target.label, ()))
         files, dirs = self._split_owned_dirs(target, [p for p in dict.fromkeys(found) if p not in own])
         for path in files + [d + "/" for d in dirs]:
-            producer = self._producer(path)
+            producer = self.producer(path)
             if producer and producer.label != target.label:
                 self.edges[target.label].setdefault(producer.label, target.line_of("srcs"))
         self.srcs[target.label] = tuple(files)
@@ -165,7 +165,7 @@ class _Planner:
             directory = posixpath.dirname(directory)
         return None
 
-    def _producer(self, path: str) -> Target | None:
+    def producer(self, path: str) -> Target | None:
         """The target that writes `path`: as a declared file, or inside a directory it owns."""
         owner = self.owner.get(path)
         if owner:
@@ -190,12 +190,12 @@ class _Planner:
             return []
         pattern = target.path(normal)
         if GLOB_CHARS.search(entry):
-            matches = self._glob(pattern)
+            matches = self.glob_paths(pattern)
             if not matches:
                 self.problems.add(target.file, line, f"{target.label}: {what}: glob {entry!r} matches no file",
                                   "Fix the pattern, or remove it if the files are gone.")
             return matches
-        if self._producer(pattern):
+        if self.producer(pattern):
             return [pattern]  # another target writes it: the plan does not depend on it being there now
         self.watched.add(posixpath.dirname(pattern) or ".")  # a source's deletion must be noticed
         if os.path.isfile(os.path.join(self.root, pattern)):
@@ -204,7 +204,7 @@ class _Planner:
                           "and no target produces it", f"Create {pattern}, or fix the path.")
         return []
 
-    def _glob(self, pattern: str) -> list[str]:
+    def glob_paths(self, pattern: str) -> list[str]:
         """Files on disk and declared outputs matching `pattern`; hidden names and .ksbuild/ are
         skipped. The directories walked are watched: their listing decides the result."""
         segments = pattern.split("/")
@@ -305,7 +305,7 @@ class _Planner:
         inputs = Inputs(srcs=srcs, dep_outputs=dep_files, dirs=dirs)
         if dirs and not rule.reads_dirs:
             self.context.problem(target, "srcs", f"rule {rule.name} cannot read {dirs[0]}/, a directory "
-                            f"{self._producer(dirs[0] + '/').label} owns",
+                            f"{self.producer(dirs[0] + '/').label} owns",
                             "Read it with a rule that takes whole directories (command, kustomize_build, ...).")
         actions = rule.plan(target, inputs, self.context)
         clash = sorted(set(inputs.all) & set(outputs))

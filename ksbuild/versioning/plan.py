@@ -42,7 +42,7 @@ def plan_versioning(graph: BuildGraph, artifacts: list[Artifact], references: li
             known = ", ".join(str(a.label) for a in artifacts) or "none"
             problems.add(ref.file, ref.line, f"reference in {ref.path}: unknown artifact {ref.artifact!r}",
                          f"Declare it under `artifacts:` in its component's BUILD.yaml (declared: {known}).")
-        elif not (planner._producer(ref.path) or os.path.isfile(os.path.join(planner.root, ref.path))):
+        elif not (planner.producer(ref.path) or os.path.isfile(os.path.join(planner.root, ref.path))):
             problems.add(ref.file, ref.line, f"reference file {ref.path} does not exist and no target produces it",
                          "Fix `file:` (it is relative to the component).")
     for label in graph.plans:
@@ -88,7 +88,7 @@ def _stamp_plan(component, artifacts, references, by_label, planner) -> TargetPl
         return None
     files = set(r.path for r in stamped)
     for chart in charts:
-        files.update(planner._glob(f"{chart.chart}/**"))
+        files.update(planner.glob_paths(f"{chart.chart}/**"))
     files = sorted(files)
     named = sorted({r.artifact for r in stamped})
     versions = sorted({version_file(Label.parse(a).component) for a in named})
@@ -106,7 +106,7 @@ def _stamp_plan(component, artifacts, references, by_label, planner) -> TargetPl
     target = Target(label=label, rule="stamp", component_dir=component.path, file=component.file,
                     line=component.line, attrs={}, attr_lines={},
                     doc="charts and stamped files with this run's versions, in .ksbuild/out/" + component.name)
-    deps = sorted({p.label for p in map(planner._producer, files) if p is not None})
+    deps = sorted({p.label for p in map(planner.producer, files) if p is not None})
     material = action.key_material()
     parts = {"rule": STAMP_RULE, "command": digest_of(material["argv"]), "tools": digest_of([]),
              "inputs": digest_of(files + versions), "outputs": digest_of(material["outputs"]),
