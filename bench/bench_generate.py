@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.conftest import copy_constellation  # noqa: E402
 
 
 def run(root: Path, env: dict, *args: str) -> float:
@@ -46,14 +49,14 @@ def main() -> None:
         env = {**os.environ, "KSBUILD_TOOLS_DIR": str(base / "tools"), "GOCACHE": str(base / "gocache"),
                "XDG_CACHE_HOME": str(base / "cache")}
         first = base / "checkout"
-        _copy_constellation(first)
+        copy_constellation(first)
         install = run(first, env, "tool")
         print(f"install 5 pinned tools (empty store, empty Go build cache)   {install:7.1f} s")
 
         colds, noops, starts = [], [], []
         for index in range(args.repeat):
             root = base / f"cold{index}"
-            _copy_constellation(root)
+            copy_constellation(root)
             colds.append(run(root, env, "generate"))
             assert executed(root) == 7, "every derived-file target runs in a fresh checkout"
             noops.append(run(root, env, "generate"))
@@ -66,12 +69,6 @@ def main() -> None:
         print(f"no-op / start ratio                                         {statistics.median(noops) / statistics.median(starts):7.2f}x")
     finally:
         shutil.rmtree(base, ignore_errors=True)
-
-
-def _copy_constellation(root: Path) -> None:
-    shutil.copytree(REPO / "components", root / "components")
-    for name in ("workspace.yaml", "dodo.py"):
-        shutil.copy(REPO / name, root / name)
 
 
 if __name__ == "__main__":
