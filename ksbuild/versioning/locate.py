@@ -49,9 +49,10 @@ def _by_yaml(text: str, path: str) -> Located:
             node = node.value[int(index)]
         else:
             node = None
-        if node is None:
-            raise NotFound(f"no {'.'.join(walked + [step]) or step} in the file")
         walked.append(step)
+        if node is None:
+            raise NotFound(f"no {''.join(w if w.startswith('[') or not i else '.' + w for i, w in enumerate(walked))}"
+                           " in the file")
     if not isinstance(node, yaml.ScalarNode):
         raise NotFound(f"{path} is not a single value")
     return Located(node.value, node.start_mark.line + 1, node.start_mark.index, node.end_mark.index)
