@@ -8,9 +8,9 @@ from ksbuild.cli import state
 from ksbuild.cli.commands import collect_garbage, explain_tasks, install_tool, show_graph, show_tools, show_versions
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
-from ksbuild.verify.command import verify
 from ksbuild.loader.plancache import load_graph_cached
 from ksbuild.model import BuildGraph, digest_of, dir_manifest
+from ksbuild.verify.command import verify
 
 _GRAPHS: dict[str, BuildGraph] = {}
 
@@ -59,9 +59,8 @@ def cache_config(graph: BuildGraph):
     return config
 
 
-def target_tasks(graph: BuildGraph):
+def target_tasks(graph: BuildGraph, cache):
     root = graph.workspace.root
-    cache = cache_config(graph)
     for component in graph.workspace.components:
         yield {"basename": component.name, "name": None, "doc": f"every target of component {component.name}"}
     previous = state.previous_plans(root)
@@ -111,7 +110,7 @@ def group_tasks(graph: BuildGraph):
            "task_dep": [task for task in everything if graph.plans[task].generated]}
 
 
-def command_tasks(graph: BuildGraph):
+def command_tasks(graph: BuildGraph, cache):
     root = graph.workspace.root
     command = {"uptodate": [False], "verbosity": 2, "meta": {"ksbuild": "command"}}
     yield dict(command, basename="graph", doc="print the build graph (--format mermaid|dot)",
@@ -130,7 +129,7 @@ def command_tasks(graph: BuildGraph):
     yield dict(command, basename="explain", doc="why targets ran in the last run, and why their cache lookups missed",
                actions=[(explain_tasks, [root])], pos_arg="tasks")
     yield dict(command, basename="cache-gc", doc="trim the local action cache to its size limit (oldest use first)",
-               actions=[(collect_garbage, [cache_config(graph)])])
+               actions=[(collect_garbage, [cache])])
     if graph.workspace.tools:
         yield dict(command, basename="tools", doc="install the pinned tools and list name, version, digest, path",
                    actions=[(show_tools, [root])], task_dep=["tool"])
@@ -173,12 +172,13 @@ def all_tasks(root: str):
 
     try:
         graph = graph_for(root)
+        cache = cache_config(graph)
     except ConfigError as err:
         raise InvalidDodoFile(f"ksbuild found {len(err.problems)} problem(s):\n{err}") from None
     prepare_state_dir(root)
     if graph.artifacts:
         component_versions(graph)  # this run's versions, written where the stamp actions read them
-    yield from target_tasks(graph)
+    yield from target_tasks(graph, cache)
     yield from group_tasks(graph)
     yield from tool_tasks(graph)
-    yield from command_tasks(graph)
+    yield from command_tasks(graph, cache)

@@ -245,3 +245,4 @@ def test_bad_cache_settings_are_refused(tmp_path):
     result = ws.doit(check=False)
     assert result.returncode == 3
     assert "KSBUILD_REMOTE_CACHE_MODE='readwrite' is not one of rw, ro, off" in result.stderr
+    assert "Traceback" not in result.stderr
