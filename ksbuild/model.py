@@ -207,6 +207,19 @@ class BuildGraph:
     references: tuple = ()  # versioning.declare.Reference
 
 
+def action_parts(actions, toolchain=()) -> dict[str, str]:
+    """Digests of what a list of actions does, by part: the command (argv, builtin, cwd, env...), the
+    tools, and the sandbox layout. Plans (to decide rebuilds) and action keys (for the cache) both
+    use them, so both explain a change the same way."""
+    materials = [action.key_material() for action in actions]
+    return {
+        "command": digest_of([{k: v for k, v in m.items() if k not in ("inputs", "outputs", "tools")}
+                              for m in materials]),
+        "tools": digest_of([m["tools"] for m in materials] + list(toolchain)),
+        "layout": digest_of([[m["inputs"], m["outputs"]] for m in materials]),
+    }
+
+
 def dir_manifest(directory: str) -> str:
     """The file listing an owned directory's contents (name and SHA-256 per file), written by the
     executor whenever the directory is committed: what readers of the directory depend on."""

@@ -7,7 +7,7 @@ import platform
 from dataclasses import dataclass
 
 from ksbuild.cache.digests import StatCache
-from ksbuild.model import ActionSpec, digest_of
+from ksbuild.model import ActionSpec, action_parts, digest_of
 
 KEY_FORMAT = 1
 BUILTINS_VERSION = 1  # bump when an in-process builtin's output changes
@@ -30,14 +30,10 @@ def action_key(root: str, action: ActionSpec, rule: str, tool_digests: dict[str,
     for _, directory in action.input_dirs:
         for name in sorted(_files_under(os.path.join(root, directory))):
             inputs[f"{directory}/{name}"] = stat_cache.digest(f"{directory}/{name}")
-    material = action.key_material()
-    runs_tools = bool(action.tools) or action.toolchain == "go"
     parts = {
         "format": str(KEY_FORMAT),
         "rule": rule,
-        "command": digest_of({k: v for k, v in material.items() if k not in ("inputs", "outputs", "tools")}),
-        "layout": digest_of([material["inputs"], material["outputs"]]),
-        "tools": digest_of([sorted(tool_digests.items()), go_identity if runs_tools else []]),
+        **action_parts([action], [sorted(tool_digests.items()), go_identity]),
         "platform": _platform() if not action.builtin else f"builtin-{BUILTINS_VERSION}",
     }
     key = digest_of([parts, sorted(inputs.items())])

@@ -52,5 +52,4 @@ def _go_identity(action: ActionSpec) -> list[str]:
         return []
     from ksbuild.toolchain.goenv import go_env
 
-    go = go_env()
-    return [go.version, go.platform]
+    return go_env().identity

@@ -52,7 +52,7 @@ class LoaderContext:
             try:
                 go = go_env()
                 self.planner.watched.add(go.go)
-                self._go = [go.version, go.platform]
+                self._go = go.identity
             except GoMissing:
                 self._go = ["go-missing"]
         return self._go

@@ -10,7 +10,8 @@ from ksbuild.loader.buildfile import build_file_path, load_build_file
 from ksbuild.loader.context import LoaderContext
 from ksbuild.loader.globs import GLOB_CHARS, glob_regex, reaches
 from ksbuild.loader.workspace import load_workspace
-from ksbuild.model import BuildGraph, Label, Target, TargetPlan, Workspace, digest_of, dir_manifest
+from ksbuild.model import (BuildGraph, Label, Target, TargetPlan, Workspace, action_parts, digest_of,
+                           dir_manifest)
 from ksbuild.rules import RULES, Inputs
 
 
@@ -312,17 +313,10 @@ class _Planner:
         if clash:
             self.problems.add(target.file, target.line, f"{target.label}: {clash[0]!r} is both an input and an output",
                               "A target cannot rewrite its own input; write the result to another file.")
-        materials = [a.key_material() for a in actions]
         file_deps = inputs.all + tuple(dir_manifest(d) for d in dirs)
-        parts = {
-            "rule": f"{rule.name}@{rule.version}",
-            "command": digest_of([{k: v for k, v in m.items() if k not in ("inputs", "outputs", "tools")}
-                                  for m in materials]),
-            "tools": digest_of([m["tools"] for m in materials] + self.context.toolchain_identity(actions)),
-            "inputs": digest_of(list(file_deps)),
-            "outputs": digest_of(list(declared)),
-            "layout": digest_of([[m["inputs"], m["outputs"]] for m in materials]),
-        }
+        parts = {"rule": f"{rule.name}@{rule.version}", "inputs": digest_of(list(file_deps)),
+                 "outputs": digest_of(list(declared)),
+                 **action_parts(actions, self.context.toolchain_identity(actions))}
         return TargetPlan(target=target, rule_version=rule.version, actions=actions, inputs=file_deps,
                           outputs=outputs, output_dirs=output_dirs, deps=tuple(sorted(self.edges[target.label])),
                           parts=parts)

@@ -113,11 +113,14 @@ GO_DEEPCOPY = Rule(
 
 
 # crd -----------------------------------------------------------------------------------------------
+CRD_DIR, RBAC_DIR = "config/crd/bases", "config/rbac"  # where kubebuilder projects keep them
+
+
 def _crd_outputs(target: Target):
     attrs = target.attrs
-    outs = [(attrs.get("out_dir", "config/crd/bases").rstrip("/") + "/", "out_dir")]
+    outs = [(attrs.get("out_dir", CRD_DIR).rstrip("/") + "/", "out_dir")]
     if "rbac_role" in attrs:
-        outs.append((posixpath.join(attrs.get("rbac_dir", "config/rbac"), "role.yaml"), "rbac_role"))
+        outs.append((posixpath.join(attrs.get("rbac_dir", RBAC_DIR), "role.yaml"), "rbac_role"))
     if "webhook_dir" in attrs:
         outs.append((attrs["webhook_dir"].rstrip("/") + "/", "webhook_dir"))
     if "copy_to" in attrs:
@@ -130,7 +133,7 @@ def _crd_outputs(target: Target):
 def _crd_plan(target: Target, inputs: Inputs, ctx: PlanContext) -> tuple[ActionSpec, ...]:
     attrs = target.attrs
     layout = Layout(target, ctx.go_module(target))
-    out_dir = posixpath.normpath(attrs.get("out_dir", "config/crd/bases"))
+    out_dir = posixpath.normpath(attrs.get("out_dir", CRD_DIR))
     kustomize_dir = posixpath.normpath(attrs["kustomize_dir"]) if "kustomize_dir" in attrs else None
     if (kustomize_dir is None) != ("kustomize_out" not in attrs):
         ctx.problem(target, "kustomize_dir" if kustomize_dir else "kustomize_out",
@@ -143,7 +146,7 @@ def _crd_plan(target: Target, inputs: Inputs, ctx: PlanContext) -> tuple[ActionS
     argv = ["controller-gen"]
     outputs, output_dirs = [], [layout.component_pairs([out_dir])[0]]
     if "rbac_role" in attrs:
-        rbac_dir = posixpath.normpath(attrs.get("rbac_dir", "config/rbac"))
+        rbac_dir = posixpath.normpath(attrs.get("rbac_dir", RBAC_DIR))
         argv += [f"rbac:roleName={attrs['rbac_role']}", f"output:rbac:artifacts:config={rbac_dir}"]
         outputs += layout.component_pairs([posixpath.join(rbac_dir, "role.yaml")])
     argv += ["crd", f"output:crd:artifacts:config={out_dir}"]

@@ -39,6 +39,11 @@ class GoEnv:
         return f"{self.settings['GOOS']}-{self.settings['GOARCH']}"
 
     @property
+    def identity(self) -> list[str]:
+        """What of the toolchain can change what Go tools produce: its version and platform."""
+        return [self.version, self.platform]
+
+    @property
     def bin_dir(self) -> str:
         return os.path.join(self.settings["GOROOT"], "bin")
 

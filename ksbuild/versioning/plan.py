@@ -9,7 +9,7 @@ import os
 import posixpath
 from dataclasses import replace
 
-from ksbuild.model import ActionSpec, BuildGraph, Label, Target, TargetPlan, digest_of
+from ksbuild.model import ActionSpec, BuildGraph, Label, Target, TargetPlan, action_parts, digest_of
 from ksbuild.versioning.declare import PLACEHOLDER, Artifact, Reference, resolve_label
 from ksbuild.versioning.gitversions import version_file
 
@@ -107,10 +107,8 @@ def _stamp_plan(component, artifacts, references, by_label, planner) -> TargetPl
                     line=component.line, attrs={}, attr_lines={},
                     doc="charts and stamped files with this run's versions, in .ksbuild/out/" + component.name)
     deps = sorted({p.label for p in map(planner.producer, files) if p is not None})
-    material = action.key_material()
-    parts = {"rule": STAMP_RULE, "command": digest_of(material["argv"]), "tools": digest_of([]),
-             "inputs": digest_of(files + versions), "outputs": digest_of(material["outputs"]),
-             "layout": digest_of(material["inputs"])}
+    parts = {"rule": STAMP_RULE, "inputs": digest_of(files + versions),
+             "outputs": digest_of([out for out, _ in action.outputs]), **action_parts([action])}
     return TargetPlan(target=target, rule_version=1, actions=(action,), inputs=tuple(files + versions),
                       outputs=tuple(f["out"] for f in spec["files"]), deps=tuple(deps), generated=False, parts=parts)
 
