@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -191,8 +192,9 @@ class TargetPlan:
     def label(self) -> Label:
         return self.target.label
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        """Computed once, and kept in the plan cache with the plan: the no-op path only compares it."""
         return digest_of(self.parts)
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
+
 from ksbuild.cache import entry as entries
+from ksbuild.cache.config import CacheConfig
 from ksbuild.cache.digests import sha256_file
 from ksbuild.cache.store import DiskStore, StoreError
-from ksbuild.cache.config import CacheConfig
 from ksbuild.model import ActionSpec
+
 
 class ActionCache:
     def __init__(self, config: CacheConfig):

@@ -53,6 +53,8 @@ def _read(path: str, key: tuple) -> BuildGraph | None:
 
 
 def _write(path: str, key: tuple, graph: BuildGraph) -> None:
+    for plan in graph.plans.values():
+        plan.digest  # noqa: B018 (computed now, so the pickle carries it)
     stamps = _stamps(graph.workspace.root, graph.watched)
     newest = max((stamp[1] for stamp in stamps if stamp[1] is not None), default=0)
     if newest > (time.time() - RACY_SECONDS) * 1e9:
