@@ -37,6 +37,8 @@ class Component:
     line: int
     tags: str = "v*"  # the git tags its version comes from
     build_file: str = ""  # workspace-relative BUILD.yaml when it is not in `path` (an overlay)
+    tools: tuple["ToolPin", ...] = ()  # its own pins, over the workspace's
+    go: str = ""  # the Go release its Go actions run with ("" = the workspace's)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class ToolPin:
     name: str
     package: str
     version: str
+    go: str = ""  # the Go release that builds it, e.g. 1.21.13; "" = the machine's Go
+    owner: str = field(default="", compare=False)  # the component that pins it ("" = the workspace)
 
     @property
     def binary(self) -> str:
@@ -57,7 +61,12 @@ class ToolPin:
         return last
 
     def __str__(self) -> str:
-        return f"{self.package}@{self.version}"
+        return f"{self.package}@{self.version}" + (f" (go {self.go})" if self.go else "")
+
+    @property
+    def task(self) -> str:
+        """Its install task: `tool:NAME`, or `tool:COMPONENT.NAME` for a component's own pin."""
+        return f"tool:{self.owner}.{self.name}" if self.owner else f"tool:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -108,9 +117,26 @@ class Workspace:
     tools: tuple[ToolPin, ...] = ()
     tool_lines: tuple[tuple[str, int], ...] = ()  # tool name -> line in workspace.yaml
     cache: CacheSettings = CacheSettings()
+    go: str = ""  # the Go release every Go action runs with, and tools are built with ("" = the machine's)
 
-    def tool(self, name: str) -> ToolPin | None:
-        return next((t for t in self.tools if t.name == name), None)
+    def tool(self, name: str, component: str = "") -> ToolPin | None:
+        """The pin of tool `name`: the component's own, else the workspace's."""
+        for pins in (self.component(component).tools if component else (), self.tools):
+            found = next((t for t in pins if t.name == name), None)
+            if found:
+                return found
+        return None
+
+    def component(self, name: str) -> Component:
+        return next(c for c in self.components if c.name == name)
+
+    def go_for(self, component: str) -> str:
+        return self.component(component).go or self.go
+
+    @property
+    def all_tools(self) -> tuple[ToolPin, ...]:
+        """Every pin, the workspace's and the components' own."""
+        return self.tools + tuple(t for c in self.components for t in c.tools)
 
 
 @dataclass(frozen=True)
@@ -134,7 +160,20 @@ class Target:
 
     def path(self, relative: str) -> str:
         """A component-relative path as a workspace-relative one."""
-        return f"{self.component_dir}/{relative}" if self.component_dir not in ("", ".") else relative
+        return in_component(self.component_dir, relative)
+
+
+@dataclass(frozen=True)
+class FormatStep:
+    """A pinned tool run over an action's outputs inside its sandbox, after the command: its argv,
+    then the outputs' paths (relative to the action's directory) that `pattern` matches."""
+
+    tool: ToolPin
+    args: tuple[str, ...]
+    pattern: str = ""  # a regular expression over workspace paths; "" = every output
+
+    def material(self) -> list:
+        return [str(self.tool), list(self.args), self.pattern]
 
 
 @dataclass(frozen=True)
@@ -157,6 +196,10 @@ class ActionSpec:
     stdout: str = ""  # exec path that receives the command's standard output (a declared output)
     toolchain: str = ""  # "go": the Go toolchain and the machine's module settings are provided
     input_dirs: tuple[tuple[str, str], ...] = ()  # whole directories read (an earlier action's owned output)
+    prepare: tuple[tuple[str, tuple[str, ...]], ...] = ()  # builtins run in the sandbox before the command
+    format: tuple[FormatStep, ...] = ()  # run over the outputs after the command
+    go_version: str = ""  # the Go release it runs with (PATH, GOROOT); "" = the machine's Go
+    dir_marker: str = ""  # a regular expression: a file in an owned directory holding it is the generator's
 
     def key_material(self) -> dict[str, Any]:
         """Everything that can change the outputs, except input contents (hashed separately)."""
@@ -166,8 +209,10 @@ class ActionSpec:
             "builtin": self.builtin,
             "cwd": self.cwd,
             "env": [list(pair) for pair in self.env],
-            "tools": [str(tool) for tool in self.tools],
-            "toolchain": self.toolchain,
+            "tools": [str(tool) for tool in self.tools] + [str(step.tool) for step in self.format],
+            "toolchain": self.toolchain + (f"@{self.go_version}" if self.go_version else ""),
+            "prepare": [[name, list(args)] for name, args in self.prepare],
+            "format": [step.material() for step in self.format],
             "stdout": self.stdout,
             "inputs": [list(pair) for pair in self.inputs + self.input_dirs],
             "outputs": [list(pair) for pair in self.outputs + self.output_dirs],
@@ -226,6 +271,11 @@ def dir_manifest(directory: str) -> str:
     """The file listing an owned directory's contents (name and SHA-256 per file), written by the
     executor whenever the directory is committed: what readers of the directory depend on."""
     return f".ksbuild/dirs/{directory}.files"
+
+
+def in_component(component_dir: str, relative: str) -> str:
+    """A component-relative path as a workspace-relative one (a component at `.` is the workspace)."""
+    return f"{component_dir}/{relative}" if component_dir not in ("", ".") else relative
 
 
 def digest_of(value: Any) -> str:

@@ -95,3 +95,20 @@ def bump_mtime(path: Path) -> None:
     """Make a file look modified to a checker that trusts timestamps."""
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory) -> Path:
+    """The constellation, copied to a path unrelated to its Go module paths and generated once per
+    test process."""
+    ws = copy_constellation(tmp_path_factory.mktemp("checkout") / "not" / "a" / "gopath")
+    ws.doit("generate")
+    return ws.root
+
+
+@pytest.fixture
+def ws(generated, tmp_path) -> Workspace:
+    """A private copy of the generated constellation (timestamps kept, so it is up to date)."""
+    root = tmp_path / "elsewhere" / "checkout"
+    shutil.copytree(generated, root, symlinks=True)
+    return Workspace(root)

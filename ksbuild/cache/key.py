@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import platform
 from dataclasses import dataclass
+from typing import Callable
 
-from ksbuild.cache.digests import StatCache
 from ksbuild.model import ActionSpec, action_parts, digest_of
 
 KEY_FORMAT = 1
@@ -22,14 +22,15 @@ class ActionKey:
         return {"key": self.key, "parts": self.parts}
 
 
-def action_key(root: str, action: ActionSpec, rule: str, tool_digests: dict[str, str],
-               go_identity: list[str], stat_cache: StatCache) -> ActionKey:
-    """The key of `action` as it would run now: its inputs are hashed from the workspace (through the
-    stat cache); `tool_digests` are the SHA-256 of the tools' binaries."""
-    inputs = {workspace: stat_cache.digest(workspace) for _, workspace in action.inputs}
+def action_key(action: ActionSpec, rule: str, tool_digests: dict[str, str], go_identity: list[str],
+               digest: Callable[[str], str], source_dir: Callable[[str], str]) -> ActionKey:
+    """The key of `action` as it would run now: `digest(workspace path)` hashes an input as the action
+    will see it, `source_dir(workspace dir)` is where an input directory's files are now;
+    `tool_digests` are the SHA-256 of the tools' binaries."""
+    inputs = {workspace: digest(workspace) for _, workspace in action.inputs}
     for _, directory in action.input_dirs:
-        for name in sorted(_files_under(os.path.join(root, directory))):
-            inputs[f"{directory}/{name}"] = stat_cache.digest(f"{directory}/{name}")
+        for name in sorted(_files_under(source_dir(directory))):
+            inputs[f"{directory}/{name}"] = digest(f"{directory}/{name}")
     parts = {
         "format": str(KEY_FORMAT),
         "rule": rule,

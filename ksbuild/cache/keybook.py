@@ -24,10 +24,12 @@ class KeyBook:
         self.keys = []
         self.miss = ""  # why the first action that ran was not in the cache
 
-    def key(self, index: int, action: ActionSpec, rule: str, tool_digests: dict[str, str]) -> str:
+    def key(self, index: int, action: ActionSpec, rule: str, tool_digests: dict[str, str], pending) -> str:
+        """The action's key; `pending` holds the target's earlier actions' outputs (exec.pending)."""
         from ksbuild.cache.key import action_key
 
-        key = action_key(self.root, action, rule, tool_digests, _go_identity(action), self.stat_cache)
+        key = action_key(action, rule, tool_digests, _go_identity(action),
+                         lambda path: pending.digest(path, self.stat_cache), pending.source_dir)
         self.keys.append(key)
         return key.key
 
@@ -52,4 +54,4 @@ def _go_identity(action: ActionSpec) -> list[str]:
         return []
     from ksbuild.toolchain.goenv import go_env
 
-    return go_env().identity
+    return go_env(action.go_version).identity

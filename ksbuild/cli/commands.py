@@ -20,7 +20,7 @@ def install_tool(pin: ToolPin):
     from ksbuild.toolchain.goenv import GoMissing, go_env
 
     try:
-        go = go_env()
+        go = go_env(pin.go)
     except GoMissing as err:
         return TaskFailed(f"tool {pin.name!r} ({pin}): cannot install it: {err}.\n"
                           "  ksbuild installs pinned tools with `go install`: install Go and put `go` on PATH.")
@@ -36,15 +36,15 @@ def show_tools(root: str) -> None:
     from ksbuild.toolchain import store
     from ksbuild.toolchain.goenv import go_env
 
-    go = go_env()
     rows = [("name", "version", "sha256", "path")]
-    for pin in graph_for(root).workspace.tools:
-        rows.append((pin.name, pin.version, store.installed_digest(pin, go) or "not installed",
-                     store.binary_path(pin, go)))
+    for pin in graph_for(root).workspace.all_tools:
+        go = go_env(pin.go)
+        rows.append((pin.task.removeprefix("tool:"), pin.version + (f" (go{pin.go})" if pin.go else ""),
+                     store.installed_digest(pin, go) or "not installed", store.binary_path(pin, go)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         sys.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3] + "\n")
-    sys.stdout.write(f"(installed with {go.version} for {go.platform}, in {store.store_dir()})\n")
+    sys.stdout.write(f"(in {store.store_dir()})\n")
 
 
 def collect_garbage(config) -> None:

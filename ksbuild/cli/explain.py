@@ -43,6 +43,9 @@ def run_reason(task) -> str:
     missing = sorted(t for t in task.targets if not os.path.exists(t))
     if missing:
         return f"missing output: {_short(missing)}"
+    edited = (task.meta or {}).get("output_changed")
+    if edited:
+        return f"output changed since the last build: {edited}"
     if task.dep_changed:
         return f"input changed: {_short(sorted(task.dep_changed))}"
     return "forced"

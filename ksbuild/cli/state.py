@@ -14,6 +14,7 @@ STATE_DIR = ".ksbuild"
 PLANS_FILE = os.path.join(STATE_DIR, "plans.json")
 PARTS_FILE = os.path.join(STATE_DIR, "plan-parts.json")
 DIR_FILES_FILE = os.path.join(STATE_DIR, "dir-outputs.json")
+OUTPUTS_FILE = os.path.join(STATE_DIR, "outputs.json")
 
 
 def write_json(path: str, data, lines: bool = False) -> None:
@@ -55,3 +56,37 @@ def record_dir_files(root: str, produced: dict[str, dict[str, list[str]]]) -> No
         known = previous_dir_files(root)
         known.update(produced)
         write_json(os.path.join(root, DIR_FILES_FILE), known, lines=True)
+
+
+def previous_outputs(root: str) -> dict[str, dict[str, list]]:
+    """task -> output path -> [size, mtime_ns, sha256] as its last run committed them."""
+    return read_json(os.path.join(root, OUTPUTS_FILE))
+
+
+def record_outputs(root: str, outputs: dict[str, dict[str, list]]) -> None:
+    if outputs:
+        known = previous_outputs(root)
+        known.update(outputs)
+        write_json(os.path.join(root, OUTPUTS_FILE), known, lines=True)
+
+
+def changed_output(root: str, recorded: dict[str, list] | None) -> str:
+    """The first output whose content is no longer what the last run committed ('' when all are):
+    a stat signature that matches is trusted, one that does not is settled by the content's digest."""
+    import hashlib
+
+    for path, (size, mtime_ns, digest) in (recorded or {}).items():
+        try:
+            stat = os.stat(os.path.join(root, path))
+        except OSError:
+            return path
+        if stat.st_size != size:
+            return path
+        if stat.st_mtime_ns != mtime_ns:
+            try:
+                with open(os.path.join(root, path), "rb") as handle:
+                    if hashlib.file_digest(handle, "sha256").hexdigest() != digest:
+                        return path
+            except OSError:
+                return path
+    return ""

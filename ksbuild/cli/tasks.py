@@ -9,6 +9,7 @@ from ksbuild.cli.commands import collect_garbage, explain_tasks, install_tool, s
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.loader.plancache import load_graph_cached
+from ksbuild.exec.sandbox import action_tools
 from ksbuild.model import BuildGraph, digest_of, dir_manifest
 from ksbuild.verify.command import verify
 
@@ -66,11 +67,15 @@ def target_tasks(graph: BuildGraph, cache):
     previous = state.previous_plans(root)
     parts_before = None  # read only if some plan changed
     dir_files = state.previous_dir_files(root) if any(p.output_dirs for p in graph.plans.values()) else {}
-    installed = _installed_tools(graph.workspace.tools) if graph.workspace.tools else {}
+    installed = _installed_tools(graph.workspace.all_tools) if graph.workspace.all_tools else {}
+    committed = state.previous_outputs(root)
     for task, plan in graph.plans.items():
         digest, parts = plan.digest, plan.parts
         meta = {"ksbuild": "target", "plan": digest}
-        used = sorted({tool.name for action in plan.actions for tool in action.tools})
+        edited = state.changed_output(root, committed.get(task))
+        if edited:  # edited by hand, or by a checkout: the build puts back what it produces
+            meta["output_changed"] = edited
+        used = sorted({tool.task for action in plan.actions for tool in action_tools(action)})
         if used:  # the tools' binaries are part of the plan: a rebuilt tool reruns what uses it
             binaries = {name: installed.get(name) for name in used}
             digest, parts = with_tool_binaries(plan.digest, plan.parts, binaries)
@@ -90,8 +95,8 @@ def target_tasks(graph: BuildGraph, cache):
             "targets": [*plan.outputs, *plan.output_dirs, *map(dir_manifest, plan.output_dirs),
                         *_owned_files(plan, dir_files.get(task, {}))],
             "task_dep": [dep.task for dep in plan.deps]
-                        + sorted({f"tool:{t.name}" for a in plan.actions for t in a.tools}),
-            "uptodate": [unchanged],
+                        + sorted({t.task for a in plan.actions for t in action_tools(a)}),
+            "uptodate": [unchanged and not edited],
             "clean": True,
             "meta": meta,
         }
@@ -130,20 +135,21 @@ def command_tasks(graph: BuildGraph, cache):
                actions=[(explain_tasks, [root])], pos_arg="tasks")
     yield dict(command, basename="cache-gc", doc="trim the local action cache to its size limit (oldest use first)",
                actions=[(collect_garbage, [cache])])
-    if graph.workspace.tools:
+    if graph.workspace.all_tools:
         yield dict(command, basename="tools", doc="install the pinned tools and list name, version, digest, path",
                    actions=[(show_tools, [root])], task_dep=["tool"])
 
 
 def tool_tasks(graph: BuildGraph):
     """`tool:NAME` installs one pinned tool into the machine's tool store."""
-    if not graph.workspace.tools:
+    pins = graph.workspace.all_tools
+    if not pins:
         return
-    installed = _installed_tools(graph.workspace.tools)
+    installed = _installed_tools(pins)
     yield {"basename": "tool", "name": None, "doc": "install every pinned tool"}
-    for pin in graph.workspace.tools:
-        yield {"basename": "tool", "name": pin.name, "doc": f"go install {pin}",
-               "actions": [(install_tool, [pin])], "uptodate": [pin.name in installed],
+    for pin in pins:
+        yield {"basename": "tool", "name": pin.task.removeprefix("tool:"), "doc": f"go install {pin}",
+               "actions": [(install_tool, [pin])], "uptodate": [pin.task in installed],
                "meta": {"ksbuild": "tool"}}
 
 
@@ -154,16 +160,17 @@ def with_tool_binaries(base: str, parts: dict, binaries: dict[str, str | None]) 
 
 
 def _installed_tools(pins) -> dict[str, str]:
-    """Installed tools' binary digests, by name (a small file per tool, read once per run)."""
+    """Installed tools' binary digests, by install task (a small file per tool, read once per run)."""
     from ksbuild.toolchain import store
     from ksbuild.toolchain.goenv import GoMissing, go_env
 
-    try:
-        go = go_env()
-    except GoMissing:
-        return {}
-    digests = {pin.name: store.installed_digest(pin, go) for pin in pins}
-    return {name: digest for name, digest in digests.items() if digest}
+    digests = {}
+    for pin in pins:
+        try:
+            digests[pin.task] = store.installed_digest(pin, go_env(pin.go))
+        except GoMissing:
+            continue
+    return {task: digest for task, digest in digests.items() if digest}
 
 
 def all_tasks(root: str):

@@ -6,6 +6,7 @@ ValueError on failure.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shutil
 
@@ -94,4 +95,52 @@ def stamp(cwd: str, argv: tuple[str, ...]) -> None:
     render_versions(cwd, argv)
 
 
-BUILTINS = {"copy": copy, "copy_dir": copy_dir, "stamp": stamp, "split_crds": split_crds, "helm_templates": helm_templates}
+
+
+def set_images(cwd: str, argv: tuple[str, ...]) -> None:
+    """argv: (kustomization directory, JSON {name: image}). What `kustomize edit set image NAME=IMAGE`
+    does in the kustomization that already names NAME (the top one when none does), done to the
+    sandbox's copies: each edited file is replaced, never written through, so a source is never touched."""
+    import json
+
+    import yaml
+
+    from ksbuild.loader.kustomization import KUSTOMIZATION_FILES, kustomization_inputs
+
+    directory, images = posixpath.normpath(argv[0]), json.loads(argv[1])
+    scan = kustomization_inputs(cwd, directory, lambda path: True)
+    top = next((posixpath.join(directory, name) for name in KUSTOMIZATION_FILES
+                if os.path.isfile(os.path.join(cwd, directory, name))), None)
+    if scan.problems or top is None:
+        raise ValueError(f"cannot read the kustomization in {directory}: "
+                         + (str(scan.problems[0]) if scan.problems else "none there"))
+    files = [top] + [p for p in scan.files if posixpath.basename(p) in KUSTOMIZATION_FILES and p != top]
+    documents = {}
+    for path in files:
+        with open(os.path.join(cwd, path), encoding="utf-8") as handle:
+            documents[path] = yaml.safe_load(handle) or {}
+    for name, image in images.items():
+        owner = next((p for p in files if any(isinstance(e, dict) and e.get("name") == name
+                                              for e in documents[p].get("images") or ())), top)
+        entries = documents[owner].setdefault("images", [])
+        entry = next((e for e in entries if isinstance(e, dict) and e.get("name") == name), None)
+        if entry is None:
+            entry = {"name": name}
+            entries.append(entry)
+        for key in ("newName", "newTag", "digest"):
+            entry.pop(key, None)
+        repository, digest = image.split("@", 1) if "@" in image else (image, "")
+        if not digest and ":" in repository.rsplit("/", 1)[-1]:
+            repository, tag = repository.rsplit(":", 1)
+            entry["newTag"] = tag
+        entry["newName"] = repository
+        if digest:
+            entry["digest"] = digest
+        replacement = os.path.join(cwd, owner + ".ksbuild-new")
+        with open(replacement, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(documents[owner], handle, sort_keys=False)
+        os.replace(replacement, os.path.join(cwd, owner))
+
+
+BUILTINS = {"copy": copy, "copy_dir": copy_dir, "stamp": stamp, "split_crds": split_crds, "helm_templates": helm_templates,
+            "set_images": set_images}

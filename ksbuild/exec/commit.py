@@ -6,6 +6,7 @@ from __future__ import annotations
 import filecmp
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 
@@ -39,20 +40,47 @@ def commit_files(root: str, exec_root: str, pairs) -> None:
                 pass
 
 
-def commit_dir(root: str, source_dir: str, workspace_dir: str) -> list[str]:
-    """Make the workspace directory hold exactly what the sandbox directory holds: changed files
-    renamed in, files no longer produced removed. Returns the files, relative to the directory."""
+def commit_dir(root: str, source_dir: str, workspace_dir: str, marker: str = "") -> list[str]:
+    """Make the workspace directory hold what the sandbox directory holds, and keep every file there
+    that the generator did not make: changed files are renamed in; a file is removed only when the
+    generator produced it before (the directory's manifest says so) or it carries the generator's
+    `marker` (a stale file in a fresh checkout), and this run did not produce it. A hand-written file
+    in the directory (a kustomization beside the CRDs) is a source, and stays. Returns the files
+    produced, relative to the directory."""
     produced = sorted(files_under(source_dir))
+    previous = set(manifest_files(root, workspace_dir))
     commit_files(root, source_dir, [(name, f"{workspace_dir}/{name}") for name in produced])
     target = os.path.join(root, workspace_dir)
     os.makedirs(target, exist_ok=True)
-    keep = set(produced)
-    for stale in sorted(files_under(target) - keep):
-        os.unlink(os.path.join(target, stale))
+    pattern = re.compile(marker.encode(), re.MULTILINE) if marker else None
+    for stale in sorted(files_under(target) - set(produced)):
+        path = os.path.join(target, stale)
+        if stale in previous or (pattern is not None and carries_marker(path, pattern)):
+            os.unlink(path)
     for current, dirs, files in os.walk(target, topdown=False):
         if current != target and not os.listdir(current):
             os.rmdir(current)
     return produced
+
+
+MARKER_BYTES = 4096  # generators write their marker at the top of a file
+
+
+def carries_marker(path: str, pattern: re.Pattern) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return pattern.search(handle.read(MARKER_BYTES)) is not None
+    except OSError:
+        return False
+
+
+def manifest_files(root: str, workspace_dir: str) -> list[str]:
+    """The files an owned directory's last commit produced (its manifest), [] when unknown."""
+    try:
+        with open(os.path.join(root, dir_manifest(workspace_dir)), encoding="utf-8") as handle:
+            return [line.rstrip("\n").split("  ", 1)[1] for line in handle if "  " in line]
+    except (OSError, UnicodeDecodeError):
+        return []
 
 
 def write_dir_manifest(root: str, workspace_dir: str, files: list[str]) -> None:

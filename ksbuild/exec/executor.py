@@ -6,7 +6,9 @@ leaves the previous outputs untouched.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -17,8 +19,8 @@ import time
 
 from ksbuild.cache.keybook import KeyBook
 from ksbuild.exec.builtins import BUILTINS
-from ksbuild.exec.commit import commit_dir, commit_files, write_dir_manifest
-from ksbuild.exec.sandbox import Sandbox, files_under, sandbox_for
+from ksbuild.exec.pending import Pending
+from ksbuild.exec.sandbox import Sandbox, action_tools, files_under, make_sandbox
 from ksbuild.model import ActionSpec
 
 OUTPUT_LIMIT = 20_000  # characters of a failed command's output shown
@@ -30,30 +32,33 @@ class ActionFailed(Exception):
 
 def run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...], cache_config=None):
     """doit action: run every action of one target in order, each restored from the action cache
-    when it holds the action's key. Returns what doit stores as the task's values (how it went,
-    where hits came from, why a miss missed, the files of owned directories), or doit's TaskFailed."""
+    when it holds the action's key, then commit all their outputs together. Returns what doit
+    stores as the task's values (how it went, where hits came from, why a miss missed, the files of
+    owned directories, the outputs' signatures), or doit's TaskFailed."""
     started = time.monotonic()
     notes: list[str] = []
-    produced: dict[str, list[str]] = {}
     tool_digests: dict[str, str] = {}
     keys = KeyBook(root, task, cache_config) if cache_config else None
+    pending = Pending(root)
     sources = []
     try:
         for index, action in enumerate(actions):
             digests = _check_tools(action)
             tool_digests.update(digests)
-            key = keys.key(index, action, rule, digests) if keys else None
-            source = _restore(root, action, produced, keys.cache, key) if key else None
+            key = keys.key(index, action, rule, digests, pending) if keys else None
+            source = _restore(action, pending, keys.cache, key) if key else None
             if source is None:
                 if keys:
                     keys.missed(index)
-                notes.extend(run_action(root, action, produced, keys.cache if keys else None, key))
+                notes.extend(run_action(action, pending, keys.cache if keys else None, key))
             sources.append(source)
+        produced = pending.commit()
     except ActionFailed as failure:
         from doit.exceptions import TaskFailed
 
-        return TaskFailed(f"{task}: {failure}")
+        return TaskFailed(f"{task}: {failure}\n  Nothing was written: the target's outputs are as they were.")
     finally:
+        pending.close()
         if keys:
             keys.close()
     if notes:
@@ -68,15 +73,16 @@ def run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...],
         values["tool_digests"] = tool_digests
     if produced:
         values["dir_files"] = produced
+    values["outputs"] = output_signatures(root, actions, produced)
     return values
 
 
-def run_action(root: str, action: ActionSpec, produced: dict[str, list[str]] | None = None, cache=None,
-               key: str | None = None) -> list[str]:
-    """Run one action in a fresh sandbox, commit its outputs and store them in the cache; returns
-    warnings to show. `produced` receives, per owned directory, the files it now holds."""
+def run_action(action: ActionSpec, pending: Pending, cache=None, key: str | None = None) -> list[str]:
+    """Run one action in a fresh sandbox; its outputs wait in `pending` for the target's commit,
+    and go to the cache. Returns warnings to show."""
     keep = os.environ.get("KSBUILD_KEEP_SANDBOX") == "1"
-    with sandbox_for(root, action, keep=keep) as box:
+    box = make_sandbox(action, pending)
+    try:
         output = _execute(box, action)
         found = files_under(box.root)
         missing = [p for p, _ in action.outputs if p not in found]
@@ -84,90 +90,148 @@ def run_action(root: str, action: ActionSpec, produced: dict[str, list[str]] | N
         if missing:
             raise ActionFailed(_describe(action, box, "did not produce declared output(s): " + ", ".join(missing),
                                          output))
+        _format(box, action, found)
         inside_dirs = tuple(p + "/" for p, _ in action.output_dirs + action.input_dirs)
         declared = {p for p, _ in action.inputs} | {p for p, _ in action.outputs}
         undeclared = sorted(p for p in found - declared if not p.startswith(inside_dirs))
-        _commit(root, box.root, action, produced)
         if cache is not None and key:
             cache.save(key, action, box.root)
+    except BaseException:
+        if not keep:
+            shutil.rmtree(box.base, ignore_errors=True)
+        raise
+    pending.add(box.root, action, box.base)
     if undeclared:
         shown = ", ".join(undeclared[:10]) + (f" and {len(undeclared) - 10} more" if len(undeclared) > 10 else "")
         return [f"ksbuild: {action.description}: dropped undeclared file(s): {shown}"]
     return []
 
 
-def _restore(root: str, action: ActionSpec, produced, cache, key: str) -> str | None:
-    """Commit the cached outputs of `key`, if the cache has them; returns where they came from."""
+def _restore(action: ActionSpec, pending: Pending, cache, key: str) -> str | None:
+    """Lay out the cached outputs of `key` for the commit, if the cache has them; returns where they
+    came from."""
     staging = tempfile.mkdtemp(prefix="ksbuild-restore-")
     try:
         source = cache.restore(key, action, staging)
-        if source is not None:
-            _commit(root, staging, action, produced)
-        return source
-    finally:
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if source is None:
+        shutil.rmtree(staging, ignore_errors=True)
+        return None
+    pending.add(staging, action, staging)
+    return source
 
 
-def _commit(root: str, exec_root: str, action: ActionSpec, produced) -> None:
-    """Move an action's outputs from an execution root (or a restore) into the workspace."""
-    commit_files(root, exec_root, action.outputs)
+def output_signatures(root: str, actions, produced: dict[str, list[str]]) -> dict[str, list]:
+    """Each output's size, mtime and SHA-256 as committed: an output edited since (by hand, or by a
+    checkout) makes the target out of date (see cli.outputs)."""
+    paths = [workspace for action in actions for _, workspace in action.outputs]
+    paths += [f"{directory}/{name}" for directory, names in produced.items() for name in names]
+    signatures = {}
+    for path in dict.fromkeys(paths):
+        full = os.path.join(root, path)
+        try:
+            with open(full, "rb") as handle:
+                stat = os.fstat(handle.fileno())
+                signatures[path] = [stat.st_size, stat.st_mtime_ns, hashlib.file_digest(handle, "sha256").hexdigest()]
+        except OSError:
+            continue
+    return signatures
+
+
+def _format(box: Sandbox, action: ActionSpec, found: set[str]) -> None:
+    """Each formatting step over the outputs it matches, in the sandbox, after the command."""
+    if not action.format:
+        return
+    outputs = [(exec_path, workspace) for exec_path, workspace in action.outputs]
     for exec_dir, workspace_dir in action.output_dirs:
-        os.makedirs(os.path.join(exec_root, exec_dir), exist_ok=True)  # a restored empty directory
-        files = commit_dir(root, os.path.join(exec_root, exec_dir), workspace_dir)
-        write_dir_manifest(root, workspace_dir, files)
-        if produced is not None:
-            produced[workspace_dir] = files
+        outputs += [(p, workspace_dir + p[len(exec_dir):]) for p in sorted(found) if p.startswith(exec_dir + "/")]
+    cwd = box.path(action.cwd)
+    for step in action.format:
+        pattern = re.compile(step.pattern) if step.pattern else None
+        files = [os.path.relpath(box.path(exec_path), cwd) for exec_path, workspace in outputs
+                 if pattern is None or pattern.fullmatch(workspace)]
+        for start in range(0, len(files), FORMAT_BATCH):
+            argv = (step.tool.binary, *step.args, *files[start:start + FORMAT_BATCH])
+            _run(box, action, argv, what=f"format step `{step.tool.name}`")
+
+
+FORMAT_BATCH = 200  # files per formatting command
 
 
 def _check_tools(action: ActionSpec) -> dict[str, str]:
     """The SHA-256 of each tool binary the action uses; every one must be installed."""
-    if not action.tools:
+    tools = action_tools(action)
+    if not tools:
         return {}
     from ksbuild.toolchain import store
     from ksbuild.toolchain.goenv import GoMissing, go_env
 
-    try:
-        go = go_env()
-    except GoMissing as err:
-        raise ActionFailed(f"{action.mnemonic} needs Go: {err}. Install Go and put `go` on PATH.") from None
     digests = {}
-    for tool in action.tools:
+    for tool in tools:
+        try:
+            go = go_env(tool.go or action.go_version)
+        except GoMissing as err:
+            raise ActionFailed(f"{action.mnemonic} needs Go: {err}") from None
         digest = store.installed_digest(tool, go)
         if not digest or not os.path.isfile(store.binary_path(tool, go)):
             raise ActionFailed(f"{action.mnemonic}: tool {tool.name!r} ({tool}) is not installed; "
-                               f"run `doit tool:{tool.name}`.")
-        digests[tool.name] = digest
+                               f"run `doit {tool.task}`.")
+        digests[tool.task] = digest
     return digests
 
 
 def _execute(box: Sandbox, action: ActionSpec) -> str:
-    cwd = box.path(action.cwd)
+    for name, args in action.prepare:
+        _builtin(box, action, name, args)
     if action.builtin:
-        try:
-            BUILTINS[action.builtin](cwd, action.argv)
-        except (OSError, ValueError) as err:
-            raise ActionFailed(_describe(action, box, f"failed: {err}", "")) from None
+        _builtin(box, action, action.builtin, action.argv)
         return ""
-    stdout = open(box.path(action.stdout), "wb") if action.stdout else subprocess.PIPE
+    return _run(box, action, action.argv, stdout_path=action.stdout)
+
+
+def _builtin(box: Sandbox, action: ActionSpec, name: str, args: tuple[str, ...]) -> None:
     try:
-        process = subprocess.Popen(action.argv, cwd=cwd, env=box.environment(action), stdin=subprocess.DEVNULL,
-                                   stdout=stdout, stderr=subprocess.PIPE if action.stdout else subprocess.STDOUT,
+        BUILTINS[name](box.path(action.cwd), args)
+    except (OSError, ValueError) as err:
+        raise ActionFailed(_describe(action, box, f"failed: {name}: {err}", "")) from None
+
+
+def _run(box: Sandbox, action: ActionSpec, argv, stdout_path: str = "", what: str = "") -> str:
+    """Run a process in the sandbox; its output, or ActionFailed with the command and its output."""
+    stdout = open(box.path(stdout_path), "wb") if stdout_path else subprocess.PIPE
+    try:
+        process = subprocess.Popen(argv, cwd=box.path(action.cwd), env=box.environment(action),
+                                   stdin=subprocess.DEVNULL, stdout=stdout,
+                                   stderr=subprocess.PIPE if stdout_path else subprocess.STDOUT,
                                    start_new_session=True)
     except OSError as err:
-        raise ActionFailed(_describe(action, box, f"could not start: {err.strerror}", "",
-                                     hint="Is the program installed, and on the sandbox PATH?")) from None
+        raise ActionFailed(_describe(action, box, f"could not start {what or argv[0]}: {err.strerror}", "",
+                                     hint="Is the program installed, and on the sandbox PATH?", argv=argv)) from None
     finally:
-        if action.stdout:
+        if stdout_path:
             stdout.close()
     try:
         out, err = process.communicate()
     except BaseException:
         _stop(process)
         raise
-    output = (err if action.stdout else out).decode(errors="replace")
+    output = (err if stdout_path else out).decode(errors="replace")
     if process.returncode != 0:
-        raise ActionFailed(_describe(action, box, f"failed with exit code {process.returncode}", output))
+        failed = f"{what} failed" if what else "failed"
+        raise ActionFailed(_describe(action, box, f"{failed} with exit code {process.returncode}", output,
+                                     hint=_hint(action, output), argv=argv))
     return output
+
+
+def _hint(action: ActionSpec, output: str) -> str:
+    """What a failure's output says, in a line: which Go package could not be loaded, for instance."""
+    if action.toolchain != "go":
+        return ""
+    from ksbuild.loader.goimports import explain_go_failure
+
+    return explain_go_failure(output, action.cwd)  # a Go action runs at its module's path
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -184,11 +248,13 @@ def _stop(process: subprocess.Popen) -> None:
             continue
 
 
-def _describe(action: ActionSpec, box: Sandbox, what: str, output: str, hint: str = "") -> str:
-    command = f"[builtin {action.builtin}] " + shlex.join(action.argv) if action.builtin else shlex.join(action.argv)
-    if action.builtin and len(command) > 300:
+def _describe(action: ActionSpec, box: Sandbox, what: str, output: str, hint: str = "", argv=None) -> str:
+    argv = action.argv if argv is None else argv
+    command = f"[builtin {action.builtin}] " + shlex.join(argv) if action.builtin and argv is action.argv \
+        else shlex.join(argv)
+    if len(command) > 300:
         command = command[:300] + " ..."
-    if action.stdout:
+    if action.stdout and argv is action.argv:
         command += f" > {action.stdout}"
     if len(output) > OUTPUT_LIMIT:
         output = f"[... {len(output) - OUTPUT_LIMIT} characters cut ...]\n" + output[-OUTPUT_LIMIT:]

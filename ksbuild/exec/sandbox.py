@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ksbuild.model import ActionSpec
@@ -32,12 +31,14 @@ class Sandbox:
             "TZ": "UTC",
             "SOURCE_DATE_EPOCH": "0",
         }
-        if action.tools or action.toolchain == "go":
+        tools = action_tools(action)
+        if tools or action.toolchain == "go":
             from ksbuild.toolchain import store
             from ksbuild.toolchain.goenv import go_env
 
-            go = go_env()
-            tool_dirs = [os.path.dirname(store.binary_path(tool, go)) for tool in action.tools]
+            go = go_env(action.go_version)
+            tool_dirs = list(dict.fromkeys(os.path.dirname(store.binary_path(tool, go_env(tool.go or action.go_version)))
+                                           for tool in tools))
             env["PATH"] = os.pathsep.join([*tool_dirs, go.bin_dir, BASE_PATH])
             env["GOPATH"] = os.path.join(self.base, "gopath")
             env.update(go.sandbox_env())
@@ -45,29 +46,41 @@ class Sandbox:
         return env
 
 
-@contextmanager
-def sandbox_for(workspace_root: str, action: ActionSpec, keep: bool = False):
-    """Create the sandbox, stage inputs and output directories; remove it afterwards unless `keep`."""
+def action_tools(action: ActionSpec) -> tuple:
+    """The pinned tools an action runs: its own, then its formatting steps'."""
+    if not action.format:
+        return action.tools
+    return tuple(dict.fromkeys(action.tools + tuple(step.tool for step in action.format)))
+
+
+def make_sandbox(action: ActionSpec, source) -> Sandbox:
+    """A fresh sandbox holding the action's inputs, read from `source(workspace path)` and
+    `source_dir(workspace dir)` (a Pending's, so earlier actions' outputs are seen), and its output
+    directories, empty. The caller removes `box.base`. An input inside one of the action's own
+    output directories is not staged: a generator writes that directory, it does not read it."""
     base = tempfile.mkdtemp(prefix="ksbuild-")
     box = Sandbox(base=base, root=os.path.join(base, "root"))
     try:
         for name in ("root", "home", "tmp"):
             os.mkdir(os.path.join(base, name))
+        for exec_path, workspace_path in action.input_dirs:
+            shutil.copytree(source.source_dir(workspace_path), box.path(exec_path), dirs_exist_ok=True)
+        owned = tuple(exec_dir + "/" for exec_dir, _ in action.output_dirs)
         for exec_path, workspace_path in action.inputs:
+            if exec_path.startswith(owned):
+                continue
             destination = box.path(exec_path)
             os.makedirs(os.path.dirname(destination), exist_ok=True)
-            shutil.copy2(os.path.join(workspace_root, workspace_path), destination)
-        for exec_path, workspace_path in action.input_dirs:
-            shutil.copytree(os.path.join(workspace_root, workspace_path), box.path(exec_path), dirs_exist_ok=True)
+            shutil.copy2(source.source(workspace_path), destination)
         os.makedirs(box.path(action.cwd), exist_ok=True)
         for exec_path, _ in action.outputs:
             os.makedirs(os.path.dirname(box.path(exec_path)), exist_ok=True)
         for exec_path, _ in action.output_dirs:
             os.makedirs(box.path(exec_path), exist_ok=True)
-        yield box
-    finally:
-        if not keep:
-            shutil.rmtree(base, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
+    return box
 
 
 def files_under(directory: str) -> set[str]:

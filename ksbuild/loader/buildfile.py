@@ -10,8 +10,8 @@ from ksbuild.loader import yamlfile
 from ksbuild.loader.yamlfile import LinedList
 from ksbuild.loader.schema import Field, check
 from ksbuild.loader.workspace import BUILD_FILE
-from ksbuild.model import Component, Label, Target
-from ksbuild.rules import COMMON_FIELDS, RULES
+from ksbuild.model import Component, Label, Target, in_component
+from ksbuild.rules import COMMON_FIELDS, FORMAT_FIELDS, RULES
 
 TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 BUILD_FIELDS = (
@@ -24,7 +24,7 @@ BUILD_FIELDS = (
 def build_file_path(component: Component) -> str:
     if component.build_file:
         return component.build_file
-    return f"{component.path}/{BUILD_FILE}" if component.path != "." else BUILD_FILE
+    return in_component(component.path, BUILD_FILE)
 
 
 def load_build_file(root: str, component: Component, problems: Problems):
@@ -72,6 +72,11 @@ def _target(component: Component, file: str, name: str, spec, line: int, problem
                      f"{hint}Known rules: {', '.join(sorted(RULES))}.")
         return None
     if not check(spec, COMMON_FIELDS + rule.fields, file=file, line=line, where=where, problems=problems):
+        return None
+    steps = spec.get("format", [])
+    lines = getattr(steps, "lines", [line] * len(steps))
+    if not all([check(step, FORMAT_FIELDS, file=file, line=lines[index], where=f"{where}: format step {index + 1}",
+                      problems=problems) for index, step in enumerate(steps)]):
         return None
     return Target(
         label=Label(component.name, name),

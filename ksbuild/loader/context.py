@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from ksbuild.model import Target, ToolPin
+from ksbuild.model import FormatStep, Target, ToolPin
 from ksbuild.rules import GoModule
 
 
@@ -13,28 +13,85 @@ class LoaderContext:
     def __init__(self, planner):
         self.planner = planner
         self.modules: dict[str, GoModule | None] = {}
-        self._go = None
+        self._go: dict[str, list[str]] = {}
 
-    def tool(self, target: Target, name: str) -> ToolPin:
-        pin = self.planner.workspace.tool(name)
+    def tool(self, target: Target, name: str, attr: str = "rule") -> ToolPin:
+        """The pin serving tool `name` for the target: the one `tool_pins` names, the component's own,
+        or the workspace's."""
+        chosen = target.attrs.get("tool_pins", {}).get(name, name)
+        if chosen != name:
+            attr = "tool_pins"
+        pin = self.planner.workspace.tool(chosen, target.label.component)
         if pin is None:
-            self.problem(target, "rule", f"rule {target.rule!r} needs tool {name!r}, which workspace.yaml does not pin",
-                         "Add it under `tools:` in workspace.yaml with its Go package and an exact version.")
-            return ToolPin(name, "unpinned", "v0.0.0")
+            what = f"tool {chosen!r}" + (f" (for {name!r})" if chosen != name else "")
+            self.problem(target, attr, f"{target.rule} needs {what}, which workspace.yaml does not pin",
+                         "Add it under `tools:` in workspace.yaml (or the component's `tools:`) with its Go "
+                         "package and an exact version.")
+            return ToolPin(chosen, "unpinned", "v0.0.0")
         return pin
 
-    def go_module(self, target: Target) -> GoModule:
+    def finish(self, target: Target, marker: str, actions):
+        """What every rule's actions get alike: the target's formatting steps, the Go release the
+        component's Go actions run with, and the owned directories' generator marker."""
+        from dataclasses import replace
+
+        steps = self.format_steps(target)
+        go = self.planner.workspace.go_for(target.label.component)
+        finished = []
+        for action in actions:
+            changes = {}
+            if steps and (action.outputs or action.output_dirs):
+                changes["format"] = steps
+            if go and (action.toolchain == "go" or action.tools or steps):
+                changes["go_version"] = go
+            if marker and action.output_dirs:
+                changes["dir_marker"] = marker
+            finished.append(replace(action, **changes) if changes else action)
+        return tuple(finished)
+
+    def format_steps(self, target: Target) -> tuple[FormatStep, ...]:
+        from ksbuild.loader.globs import glob_regex
+
+        steps = []
+        for index, step in enumerate(target.attrs.get("format", ())):
+            tool = self.tool(target, step["tool"], "format")
+            pattern = glob_regex(target.path(step["files"])).pattern if "files" in step else ""
+            steps.append(FormatStep(tool, tuple(step.get("args", ())), pattern))
+        return tuple(steps)
+
+    def find_go_module(self, target: Target) -> GoModule | None:
+        """The component's Go module, or None (reported when a rule plans with `go_module`)."""
         directory = target.component_dir
         if directory not in self.modules:
             go_mod = f"{directory}/go.mod" if directory not in ("", ".") else "go.mod"
             self.planner.watched.add(go_mod)
             self.modules[directory] = module_path(os.path.join(self.planner.root, go_mod), directory)
-        module = self.modules[directory]
+        return self.modules[directory]
+
+    def go_module(self, target: Target) -> GoModule:
+        module = self.find_go_module(target)
+        directory = target.component_dir
         if module is None:
             self.problem(target, "rule", f"rule {target.rule!r} needs a Go module, and {directory}/go.mod has "
                          "no `module` line or does not exist", "Create go.mod at the component's root.")
             return GoModule("invalid.module", directory)
         return module
+
+    def image(self, target: Target, value: str) -> str:
+        if not value.startswith((":", "//")):
+            return value
+        from ksbuild.versioning.declare import PLACEHOLDER, resolve_label
+        from ksbuild.versioning.render import render
+
+        label = resolve_label(value, target.label.component)
+        artifact = self.planner.artifacts.get(label)
+        if artifact is None or artifact.kind != "image":
+            known = ", ".join(str(a.label) for a in self.planner.artifacts.values() if a.kind == "image") or "none"
+            self.problem(target, "images", f"images: {value!r} is not a declared image artifact",
+                         f"Name an image under some component's `artifacts:` (declared: {known}), or write a fixed "
+                         "repo:tag.")
+            return value
+        return render("image", artifact, PLACEHOLDER)
 
     def scratch(self, target: Target, name: str) -> str:
         return f".ksbuild/work/{target.label.component}/{target.label.target}/{name}"
@@ -44,18 +101,20 @@ class LoaderContext:
 
     def toolchain_identity(self, actions) -> list[str]:
         """Go's version and platform, for actions that use Go or Go-installed tools."""
-        if not any(a.tools or a.toolchain == "go" for a in actions):
-            return []
-        if self._go is None:
+        versions = sorted({a.go_version for a in actions if a.tools or a.format or a.toolchain == "go"})
+        return [part for version in versions for part in self._go_identity(version)]
+
+    def _go_identity(self, version: str) -> list[str]:
+        if version not in self._go:
             from ksbuild.toolchain.goenv import GoMissing, go_env
 
             try:
-                go = go_env()
+                go = go_env(version)
                 self.planner.watched.add(go.go)
-                self._go = go.identity
-            except GoMissing:
-                self._go = ["go-missing"]
-        return self._go
+                self._go[version] = go.identity
+            except GoMissing as err:
+                self._go[version] = [f"go-missing {version}: {err}"]
+        return self._go[version]
 
 
 def module_path(go_mod: str, directory: str) -> GoModule | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 
 from ksbuild.errors import ConfigError, Problems
 from ksbuild.loader.buildfile import build_file_path, load_build_file
@@ -27,6 +28,7 @@ def load_graph(root: str) -> BuildGraph:
         references += found[2]
     problems.raise_if_any()
     planner = _Planner(workspace, targets)
+    planner.artifacts = {a.label: a for a in artifacts}
     planner.watched.update([workspace.file] + [build_file_path(c) for c in workspace.components])
     fetched = [f"{c.path}/.git/HEAD" for c in workspace.components if c.path.startswith(".ksbuild/src/")]
     if fetched:  # a moved checkout, or an edited lock, is checked again
@@ -52,7 +54,10 @@ class _Planner:
         self.edges: dict[Label, dict[Label, int]] = {t.label: {} for t in targets}  # dep -> line
         self._resolving: list[Label] = []
         self.watched: set[str] = set()  # directories whose listing the plan depends on, and the build files
+        self._handwritten: dict[str, bool] = {}
+        self._manifests: dict[str, set[str]] = {}
         self.context = LoaderContext(self)
+        self.artifacts: dict = {}  # Label -> versioning.declare.Artifact
 
     def run(self) -> BuildGraph:
         for target in self.targets.values():
@@ -132,9 +137,12 @@ class _Planner:
                     found.extend(self._label_outputs(target, label, line))
             else:
                 found.extend(self._paths(target, entry, line, what))
+        found.extend(self._go_package_files(target))
+        found.extend(self._kustomized_files(target))
         self._resolving.pop()
         own = set(self.outputs.get(target.label, ()))
-        files, dirs = self._split_owned_dirs(target, [p for p in dict.fromkeys(found) if p not in own])
+        found = [p for p in dict.fromkeys(found) if p not in own and not self._made_by(target, p)]
+        files, dirs = self._split_owned_dirs(target, found)
         for path in files + [d + "/" for d in dirs]:
             producer = self.producer(path)
             if producer and producer.label != target.label:
@@ -149,7 +157,7 @@ class _Planner:
         files, dirs = [], []
         for path in paths:
             directory = path.rstrip("/") if path.endswith("/") else self._owned_dir(path)
-            if directory is None:
+            if directory is None or (not path.endswith("/") and self.handwritten(path)):
                 files.append(path)
             elif directory not in dirs:
                 dirs.append(directory)
@@ -167,12 +175,98 @@ class _Planner:
         return None
 
     def producer(self, path: str) -> Target | None:
-        """The target that writes `path`: as a declared file, or inside a directory it owns."""
+        """The target that writes `path`: as a declared file, or inside a directory it owns (unless
+        the file is a hand-written source there)."""
         owner = self.owner.get(path)
         if owner:
             return owner[0]
         directory = self._owned_dir(path)
-        return self.owner[directory + "/"][0] if directory else None
+        if directory is None or self.handwritten(path):
+            return None
+        return self.owner[directory + "/"][0]
+
+    def will_exist(self, path: str) -> bool:
+        """Some target will produce `path`: a file, or (ending in '/') a directory it owns or writes into."""
+        if path.endswith("/"):
+            return any(p.startswith(path) for p in self.owner)
+        return self.producer(path) is not None
+
+    def _made_by(self, target: Target, path: str) -> bool:
+        """`path` is a file `target` generates into a directory it owns: not an input of its own."""
+        directory = None if path.endswith("/") else self._owned_dir(path)
+        return directory is not None and self.owner[directory + "/"][0].label == target.label \
+            and not self.handwritten(path)
+
+    def handwritten(self, path: str) -> bool:
+        """A file in an owned directory that its generator did not make: it is on disk, the directory's
+        manifest does not list it, and it lacks the generator's marker. It is a source like any other
+        (a kustomization beside the CRDs), and the generator's commits leave it alone."""
+        if path not in self._handwritten:
+            directory = self._owned_dir(path)
+            found = False
+            if directory is not None and os.path.isfile(os.path.join(self.root, path)):
+                from ksbuild.exec.commit import carries_marker, manifest_files
+
+                owner = self.owner[directory + "/"][0]
+                marker = RULES[owner.rule].owned_marker
+                if directory not in self._manifests:
+                    self._manifests[directory] = set(manifest_files(self.root, directory))
+                found = path[len(directory) + 1:] not in self._manifests[directory] and not (
+                    marker and carries_marker(os.path.join(self.root, path), re.compile(marker.encode(), re.M)))
+            self._handwritten[path] = found
+        return self._handwritten[path]
+
+    def _go_package_files(self, target: Target) -> list[str]:
+        """The Go files of the packages the rule names and of every package of the same module they
+        import, transitively (read from import declarations, as Gazelle does)."""
+        packages = RULES[target.rule].go_packages(target)
+        if not packages:
+            return []
+        from ksbuild.loader.goimports import same_module_packages
+
+        module = self.context.find_go_module(target)
+        if module is None:
+            return []  # reported when the rule plans
+        prefix = target.path("")
+
+        def relative(paths):
+            return [p[len(prefix):] for p in paths if p.startswith(prefix) or not prefix]
+
+        own = set(self.outputs.get(target.label, ()))
+        go_outputs = [p for p in self.owner if p.endswith(".go") and p not in own]
+        owned = [p.rstrip("/") for p in self.owner if p.endswith("/") and p not in own]
+        scan = same_module_packages(os.path.join(self.root, target.component_dir), module.path, packages,
+                                    generated_files=relative(go_outputs), owned=relative(owned),
+                                    skip_files=relative(own))
+        line = target.line_of("packages")
+        for entry in scan.not_found:
+            self.problems.add(target.file, line, f"{target.label}: packages: {entry!r} is no Go package directory "
+                              "of the module", f"Name a directory below {target.component_dir or '.'} that holds "
+                              ".go files (relative to go.mod).")
+        for import_path, file, import_line in scan.missing:
+            self.problems.add(target.path(file), import_line, f"import {import_path!r}: no such package in module "
+                              f"{module.path}", f"Create {target.path(import_path[len(module.path) + 1:])} or fix "
+                              f"the import (read because {target.label} generates code for a package that needs it).")
+        for file, file_line, message in scan.errors:
+            self.problems.add(target.path(file), file_line, message, "Fix the Go file: it must be UTF-8 Go source.")
+        self.watched.update(target.path(p) for p in scan.scanned + scan.listed)
+        return [target.path(p) for p in scan.files] + [target.path(d) + "/" for d in scan.generated]
+
+    def _kustomized_files(self, target: Target) -> list[str]:
+        """Every file the rule's kustomizations read, followed from kustomization.yaml at load time."""
+        directories = RULES[target.rule].kustomizations(target)
+        if not directories:
+            return []
+        from ksbuild.loader.kustomization import kustomization_inputs
+
+        found = []
+        for directory, attr in directories:
+            scan = kustomization_inputs(self.root, target.path(posixpath.normpath(directory)), self.will_exist,
+                                        named_at=(target.file, target.line_of(attr)))
+            self.problems.items.extend(scan.problems)
+            self.watched.update(scan.watched)
+            found += list(scan.files) + [d + "/" for d in scan.dirs]
+        return found
 
     def _label_outputs(self, target: Target, label: Label, line: int) -> tuple[str, ...]:
         if label in self._resolving:
@@ -308,7 +402,7 @@ class _Planner:
             self.context.problem(target, "srcs", f"rule {rule.name} cannot read {dirs[0]}/, a directory "
                             f"{self.producer(dirs[0] + '/').label} owns",
                             "Read it with a rule that takes whole directories (command, kustomize_build, ...).")
-        actions = rule.plan(target, inputs, self.context)
+        actions = self.context.finish(target, rule.owned_marker, rule.plan(target, inputs, self.context))
         clash = sorted(set(inputs.all) & set(outputs))
         if clash:
             self.problems.add(target.file, target.line, f"{target.label}: {clash[0]!r} is both an input and an output",

@@ -11,6 +11,7 @@ from ksbuild.loader.yamlfile import LinedDict
 # kind -> (description for messages and docs, check)
 _KINDS = {
     "string": ("a string", lambda v: isinstance(v, str) and v != ""),
+    "text": ("a string", lambda v: isinstance(v, str)),
     "strings": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(i, str) and i for i in v)),
     "argv": ("a non-empty list of strings", lambda v: isinstance(v, list) and v and all(isinstance(i, str) for i in v)),
     "bool": ("true or false", lambda v: isinstance(v, bool)),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 
 from ksbuild.errors import ConfigError, Problems
 from ksbuild.loader import yamlfile
@@ -23,6 +24,8 @@ WORKSPACE_FIELDS = (
     Field("components", "mapping", "the components of the workspace, by name", required=True),
     Field("tools", "mapping", "pinned tools, by name: each is installed with `go install package@version`"),
     Field("cache", "mapping", "the action cache: local directory and size, and a remote shared by CI runners"),
+    Field("go", "string", "the Go release every Go action runs with and tools are built with, e.g. \"1.26.8\" "
+          "(Go fetches it through the module proxy); default: the machine's Go"),
 )
 CACHE_FIELDS = (
     Field("dir", "string", "the local cache directory (default ~/.cache/ksbuild/actions; env KSBUILD_CACHE_DIR)"),
@@ -39,18 +42,25 @@ TOOL_FIELDS = (
     Field("package", "string", "the Go package of the command, e.g. sigs.k8s.io/controller-tools/cmd/controller-gen",
           required=True),
     Field("version", "string", "an exact module version, e.g. v0.17.3 (never `latest` or a branch)", required=True),
+    Field("go", "string", "the Go release that builds it, e.g. \"1.21.13\" for a tool that newer Go cannot "
+          "compile (default: the component's or workspace's `go`)"),
 )
 # Exact versions: semantic versions, including Go's pseudo-versions; `latest`, `master`, `v1`... float.
 EXACT_VERSION = re.compile(r"^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 COMPONENT_FIELDS = (
-    Field("path", "string", "the component's directory, relative to workspace.yaml; it holds BUILD.yaml "
+    Field("path", "text", "the component's directory, relative to workspace.yaml; it holds BUILD.yaml "
           "(or give `git` and `rev`)"),
     Field("git", "string", "a git repository URL the component is fetched from (into .ksbuild/src/NAME, at "
           "the commit workspace.lock records); its BUILD.yaml may instead be components/NAME/BUILD.yaml here"),
     Field("rev", "string", "with `git`: a tag or a full commit SHA"),
     Field("tags", "string", "the git tags its version comes from (default `v*`; e.g. `kubestellar/v*` when "
           "components share a repository): the part after the pattern's prefix is the version"),
+    Field("tools", "mapping", "the component's own tool pins (same fields as `tools:`), over the workspace's: "
+          "for repositories that pin different generator versions"),
+    Field("go", "string", "the Go release the component's Go actions run with (default: the workspace's `go`)"),
 )
+# Go releases as GOTOOLCHAIN names them: 1.21.13, 1.22.0, 1.23rc1.
+GO_RELEASE = re.compile(r"^1\.\d+(\.\d+|rc\d+)$")
 
 
 def find_root(start: str) -> str | None:
@@ -74,7 +84,8 @@ def load_workspace(root: str) -> Workspace:
     entries = data.get("components") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         problems.raise_if_any()
-    components, git_sources = [], []
+    workspace_go = _go_release(data, "workspace", problems)
+    components, git_sources, own = [], [], {}
     for name, spec in entries.items():
         line = entries.line_of(name)
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
@@ -92,6 +103,8 @@ def load_workspace(root: str) -> Workspace:
             problems.add(WORKSPACE_FILE, line, f"{where}: give either `path`, or `git` and `rev`",
                          "A component is a directory here, or a repository fetched at a tag or commit.")
             continue
+        go = _go_release(spec, where, problems) or workspace_go
+        own[name] = (tuple(_tools(spec.get("tools") or {}, problems, go, owner=name)), go if "go" in spec else "")
         if "git" in spec:
             git_sources.append((name, spec["git"], spec["rev"], line, spec.get("tags", "v*")))
             continue
@@ -102,18 +115,37 @@ def load_workspace(root: str) -> Workspace:
         from ksbuild.loader.gitsource import fetch_components
 
         components += fetch_components(root, git_sources, problems)
-    tools = _tools(data.get("tools") or {}, problems)
+    components = [replace(c, tools=own[c.name][0], go=own[c.name][1]) for c in components]
+    tools = _tools(data.get("tools") or {}, problems, workspace_go)
     cache = _cache(data.get("cache"), problems)
     problems.raise_if_any()
     return Workspace(root=root, file=WORKSPACE_FILE, components=tuple(components), tools=tuple(tools), cache=cache,
-                     tool_lines=tuple((t.name, (data.get("tools") or {}).line_of(t.name)) for t in tools))
+                     tool_lines=tuple((t.name, (data.get("tools") or {}).line_of(t.name)) for t in tools),
+                     go=workspace_go)
 
 
-def _tools(entries, problems: Problems) -> list[ToolPin]:
+def _go_release(spec, where: str, problems: Problems) -> str:
+    """A `go:` field: a Go release such as 1.21.13 ('' when absent or wrong, which is reported)."""
+    value = spec.get("go") if isinstance(spec, dict) else None
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        value = repr(value)  # `go: 1.22` reads as a number
+    if not isinstance(value, str) or not GO_RELEASE.match(value):
+        problems.add(WORKSPACE_FILE, spec.line_of("go"), f"{where}: go {value!r} is not a Go release",
+                     'Write a release as Go names it, quoted: go: "1.21.13" (or "1.23rc1").')
+        return ""
+    return value
+
+
+def _tools(entries, problems: Problems, go: str, owner: str = "") -> list[ToolPin]:
+    """Pins from a `tools:` mapping; `go` is the release that builds them unless a pin names its own."""
     tools = []
+    if not isinstance(entries, dict):
+        return tools
     for name, spec in entries.items():
         line = entries.line_of(name)
-        where = f"tool {name!r}"
+        where = f"tool {name!r}" + (f" of component {owner!r}" if owner else "")
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
             problems.add(WORKSPACE_FILE, line, f"tool name {name!r} is not valid",
                          "Use lower-case letters, digits, '.', '_' and '-'.")
@@ -126,8 +158,17 @@ def _tools(entries, problems: Problems) -> list[ToolPin]:
                          f"{where}: version {version!r} is not exact (it floats)",
                          "Pin an exact release such as v1.2.3; see `go list -m -versions MODULE` for the list.")
             continue
-        tools.append(ToolPin(name, spec["package"], version))
+        if not GO_PACKAGE.match(spec["package"]):
+            problems.add(WORKSPACE_FILE, spec.line_of("package"), f"{where}: package {spec['package']!r} is not "
+                         "a Go package path", "Write the command's import path, e.g. "
+                         "sigs.k8s.io/controller-tools/cmd/controller-gen.")
+            continue
+        tools.append(ToolPin(name, spec["package"], version, _go_release(spec, where, problems) or go, owner))
     return tools
+
+
+# An import path: dot-separated host, then path elements; never an option or a URL.
+GO_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}(/[A-Za-z0-9._~+-]+)+$")
 
 
 def _cache(spec, problems: Problems) -> CacheSettings:

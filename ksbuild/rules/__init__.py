@@ -45,6 +45,10 @@ class PlanContext(Protocol):
     def go_module(self, target: Target) -> GoModule:
         """The Go module the target's component is (go.mod at the component root)."""
 
+    def image(self, target: Target, value: str) -> str:
+        """An `images:` value: an image artifact's label becomes REPOSITORY:PLACEHOLDER (stamped later);
+        anything else is a fixed image reference."""
+
     def scratch(self, target: Target, name: str) -> str:
         """A workspace path under .ksbuild/work/ for an intermediate file of the target."""
 
@@ -64,6 +68,15 @@ class Rule:
     reads_dirs: bool = True  # its actions take `Inputs.dirs` as `input_dirs`
     # Inputs the rule always reads, as (srcs entry, field that implies it): go.mod, a header file...
     implicit_srcs: Callable[[Target], list[tuple[str, str]]] = lambda target: []
+    # Go packages (module-relative directories, `dir/...`) whose files, and the files of every package
+    # of the same module they import, are inputs: found at load time from their import declarations.
+    go_packages: Callable[[Target], list[str]] = lambda target: []
+    # Kustomization directories (component-relative) whose files, followed from kustomization.yaml, are
+    # inputs: found at load time, a missing one reported with its file:line.
+    kustomizations: Callable[[Target], list[tuple[str, str]]] = lambda target: []
+    # A regular expression found near the top of every file its generator writes into an owned
+    # directory: such a file no longer produced is removed even when no record says it was produced.
+    owned_marker: str = ""
 
 
 def in_place(paths) -> tuple[tuple[str, str], ...]:
@@ -86,4 +99,13 @@ COMMON_FIELDS = (
           "or labels (`:target`, `//component:target`) meaning that target's outputs"),
     Field("deps", "strings", "labels of targets whose outputs this target also reads; they build first"),
     Field("doc", "string", "one line shown by `doit list`"),
+    Field("format", "list", "formatting steps over the outputs, each run in the sandbox after the command: "
+          "`{tool: NAME, args: [...], files: GLOB}` (a pinned tool; the matching outputs' paths follow the args)"),
+    Field("tool_pins", "string_map", "which pin serves a tool the rule runs, e.g. `{controller-gen: "
+          "controller-gen-v0.14}` (default: the pin of the same name, the component's before the workspace's)"),
+)
+FORMAT_FIELDS = (
+    Field("tool", "string", "the pinned tool (a name under `tools:`)", required=True),
+    Field("args", "strings", "its arguments, before the files, e.g. [-w, -local, github.com/kubestellar]"),
+    Field("files", "string", "a glob over the target's outputs, relative to the component (default: every output)"),
 )

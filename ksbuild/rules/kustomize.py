@@ -2,11 +2,18 @@
 `helm_templates` (rendered manifests turned into a chart template)."""
 from __future__ import annotations
 
+import json
 import posixpath
 
 from ksbuild.loader.schema import Field
 from ksbuild.model import ActionSpec, Target
 from ksbuild.rules import Inputs, PlanContext, Rule, in_place
+
+
+IMAGES_FIELD = Field(
+    "images", "string_map", "image names set in the kustomization before it is rendered (what `kustomize edit "
+    "set image NAME=…` does, in the sandbox only): NAME -> an image artifact's label (`:controller-manager`: its "
+    "repository, tagged with the KSBUILD_VERSION placeholder that stamping replaces) or a fixed `repo:tag`")
 
 
 def _kustomize_outputs(target: Target):
@@ -19,8 +26,11 @@ def _kustomize_outputs(target: Target):
 def kustomize_action(target: Target, ctx: PlanContext, *, directory: str, inputs, out: tuple[str, str],
                      cwd: str, input_dirs=()) -> ActionSpec:
     """`kustomize build DIRECTORY` (relative to `cwd`) with the pinned kustomize; the stream goes to
-    `out`, an (exec path, workspace path) pair."""
+    `out`, an (exec path, workspace path) pair. The target's `images:` are set first, in the
+    sandbox's copies of the kustomizations (as `kustomize edit set image` would), never in sources."""
+    images = {name: ctx.image(target, value) for name, value in sorted(target.attrs.get("images", {}).items())}
     return ActionSpec(
+        prepare=(("set_images", (directory, json.dumps(images, sort_keys=True))),) if images else (),
         mnemonic="KustomizeBuild",
         description=f"{target.label.task}: kustomize build {directory}",
         argv=("kustomize", "build", directory),
@@ -63,9 +73,11 @@ KUSTOMIZE_BUILD = Rule(
         Field("dir", "string", "the kustomization directory, relative to the component", required=True),
         Field("out", "string", "the output file (everything but CRDs when `crds_out` is set)", required=True),
         Field("crds_out", "string", "where CustomResourceDefinitions go, split from the stream"),
+        IMAGES_FIELD,
     ),
     declare_outputs=_kustomize_outputs,
     plan=_kustomize_plan,
+    kustomizations=lambda target: [(target.attrs["dir"], "dir")],
 )
 
 
@@ -115,7 +127,9 @@ HELM_TEMPLATES = Rule(
         Field("kustomize_dir", "string", "render this kustomization first (list its files in srcs) instead "
               "of reading one file from srcs"),
         Field("name_prefix", "string", f"what cluster-scoped RBAC names get in front (default `{DEFAULT_PREFIX}`)"),
+        IMAGES_FIELD,
     ),
     declare_outputs=_templates_outputs,
     plan=_templates_plan,
+    kustomizations=lambda target: [(target.attrs["kustomize_dir"], "kustomize_dir")] if "kustomize_dir" in target.attrs else [],
 )

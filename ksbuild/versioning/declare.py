@@ -2,12 +2,13 @@
 `references:` (a place in a file that names an artifact's version): checked like targets."""
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 
 from ksbuild.errors import Problems
 from ksbuild.loader.schema import Field, check
-from ksbuild.model import Label
+from ksbuild.model import Label, in_component
 
 KINDS = ("image", "chart")
 FORMS = ("image", "tag", "version", "v-version", "oci")
@@ -92,7 +93,7 @@ def artifacts(data, component, file: str, problems: Problems) -> list[Artifact]:
         found.append(Artifact(
             label=Label(component.name, name), kind=spec["kind"], repository=spec["repository"],
             tag_prefix=spec.get("tag_prefix", ""),
-            chart=f"{component.path}/{chart}".rstrip("/") if chart else "", image=spec.get("image", ""),
+            chart=in_component(component.path, posixpath.normpath(chart)) if chart else "", image=spec.get("image", ""),
             built_from=tuple(spec.get("built_from", ())), doc=spec.get("doc", ""), file=file, line=line))
     return found
 
@@ -127,7 +128,7 @@ def references(data, component, file: str, problems: Problems) -> list[Reference
         if bad:
             continue
         found.append(Reference(
-            component=component.name, path=f"{component.path}/{spec['file']}", yaml=spec.get("yaml", ""),
+            component=component.name, path=in_component(component.path, posixpath.normpath(spec["file"])), yaml=spec.get("yaml", ""),
             regex=spec.get("regex", ""), artifact=spec["artifact"], form=spec["form"], policy=spec["policy"],
             placeholder=spec.get("placeholder", PLACEHOLDER), file=file, line=line))
     return found

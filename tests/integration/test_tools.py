@@ -1,6 +1,7 @@
 """Pinned tools installed with the real `go install`, from a Go module proxy on disk."""
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,3 +118,57 @@ def test_two_builds_installing_the_same_tool_at_once(workspace, tmp_path):
     installed = [p for p in (tmp_path / "tools").rglob("greet") if p.is_file()]
     assert len(installed) == 1
     assert not [p for p in (tmp_path / "tools").rglob(".installing-*")]
+
+
+# A tool that Go 1.21 builds and newer Go does not: x/tools v0.24.0 (go.mod `go 1.19`) has a constant
+# array length that Go 1.24 and later reject. Real Go, through the machine's module proxy.
+STRINGER = ("stringer", "golang.org/x/tools/cmd/stringer", "v0.24.0")
+
+
+@pytest.fixture
+def private_store(tmp_path, monkeypatch):
+    """The tool store and ksbuild's cache in tmp_path; Go's own caches stay the machine's."""
+    gocache = subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    monkeypatch.setenv("GOCACHE", gocache)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("KSBUILD_TOOLS_DIR", str(tmp_path / "tools"))
+    return tmp_path / "tools"
+
+
+def test_a_tool_pinned_to_an_older_go_is_built_by_it(private_store):
+    from ksbuild.model import ToolPin
+    from ksbuild.toolchain import store
+    from ksbuild.toolchain.goenv import toolchain_for
+
+    pin = ToolPin(*STRINGER, go="1.21.13")
+    go = toolchain_for(pin, default_version="1.99.1")  # the pin's own release wins
+    assert go.version == "go1.21.13"
+    assert go.sandbox_env()["GOTOOLCHAIN"] == "local"
+    assert subprocess.run([go.go, "version"], capture_output=True, text=True, check=True,
+                          env={**os.environ, "GOTOOLCHAIN": "local"}).stdout.startswith("go version go1.21.13 ")
+    binary = store.install(pin, go)
+    assert binary.startswith(str(private_store)) and f"/go1.21.13-{go.platform}/bin/stringer" in binary
+    built_by = subprocess.run(["go", "version", "-m", binary], capture_output=True, text=True, check=True).stdout
+    assert built_by.splitlines()[0] == f"{binary}: go1.21.13"
+    assert "\tmod\tgolang.org/x/tools\tv0.24.0\t" in built_by
+    assert store.install(pin, go) == binary  # installed once
+
+
+def test_a_tool_that_does_not_compile_with_the_machines_go_says_so(private_store):
+    from ksbuild.model import ToolPin
+    from ksbuild.toolchain import store
+    from ksbuild.toolchain.goenv import go_env, toolchain_for
+
+    go = go_env()
+    if int(re.match(r"go1\.(\d+)", go.version).group(1)) < 24:
+        pytest.skip(f"{go.version} still compiles x/tools v0.24.0")
+    pin = ToolPin(*STRINGER)
+    with pytest.raises(store.ToolInstallError) as raised:
+        store.install(pin, toolchain_for(pin))
+    message = str(raised.value)
+    assert message.startswith(f"tool 'stringer': `go install golang.org/x/tools/cmd/stringer@v0.24.0` does not compile "
+                              f"with {go.version}: pin the Go release that builds it, e.g. `go: 1.21.13` in the "
+                              "tool's pin:\n")
+    assert "    # golang.org/x/tools/internal/tokeninternal" in message
+    assert "proxy" not in message
+    assert not store.installed_digest(pin, go)

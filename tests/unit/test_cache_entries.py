@@ -5,7 +5,8 @@ import pytest
 
 from ksbuild.cache import entry as entries
 from ksbuild.cache.digests import StatCache
-from ksbuild.cache.key import action_key, explain_miss
+from ksbuild.cache.key import action_key as key_of, explain_miss
+from ksbuild.exec.pending import Pending
 from ksbuild.model import ActionSpec
 
 ACTION = ActionSpec(mnemonic="Gen", description="gen", argv=("gen",), inputs=(("in.txt", "app/in.txt"),),
@@ -59,6 +60,11 @@ def test_keys_follow_inputs_commands_and_tools(tmp_path):
     (tmp_path / "app/in.txt").write_text("one\n")
     stat_cache = StatCache(str(tmp_path))
     (tmp_path / ".ksbuild").mkdir()
+    workspace = Pending(str(tmp_path))  # nothing pending: inputs are read from the workspace
+
+    def action_key(root, action, rule, tools, go, cache):
+        return key_of(action, rule, tools, go, lambda path: workspace.digest(path, cache), workspace.source_dir)
+
     base = action_key(str(tmp_path), ACTION, "gen@1", {"gen": DIGEST}, ["go1.26", "linux-amd64"], stat_cache)
     same = action_key(str(tmp_path), ACTION, "gen@1", {"gen": DIGEST}, ["go1.26", "linux-amd64"], stat_cache)
     assert base.key == same.key

@@ -88,8 +88,10 @@ def test_clients_name_the_input_base_and_own_three_directories(ws):
 
 
 def test_crd_second_place_and_a_reader_of_the_owned_directory(ws):
-    ws.write("src/ks/config/crd/bases/old.yaml", "kind: CustomResourceDefinition\n")
-    ws.write("src/ks/config/default/kustomization.yaml", "resources: [../crd/bases/old.yaml]\n")
+    ws.write("src/ks/config/crd/bases/old.yaml", "kind: CustomResourceDefinition\nmetadata:\n  annotations:\n"
+             "    controller-gen.kubebuilder.io/version: v0.23.0\n")
+    ws.write("src/ks/config/default/kustomization.yaml", "resources: [../crd]\n")
+    ws.write("src/ks/config/crd/kustomization.yaml", "resources: [bases/old.yaml]\n")
     plans = plan(ws, """\
         targets:
           crds:
@@ -100,7 +102,6 @@ def test_crd_second_place_and_a_reader_of_the_owned_directory(ws):
           chart:
             rule: kustomize_build
             dir: config/default
-            srcs: ["config/default/*.yaml", "config/crd/bases/*.yaml"]
             out: chart/all.yaml
         """)
     crds = plans["ks:crds"]
@@ -113,11 +114,13 @@ def test_crd_second_place_and_a_reader_of_the_owned_directory(ws):
     assert "src/ks/api/other/v1/types.go" in crds.inputs
     chart = plans["ks:chart"]
     assert [str(d) for d in chart.deps] == ["//ks:crds"]
-    assert chart.inputs == ("src/ks/config/default/kustomization.yaml", ".ksbuild/dirs/src/ks/config/crd/bases.files")
+    assert chart.inputs == ("src/ks/config/crd/kustomization.yaml", "src/ks/config/default/kustomization.yaml",
+                            ".ksbuild/dirs/src/ks/config/crd/bases.files")
     assert chart.actions[0].input_dirs == (("src/ks/config/crd/bases", "src/ks/config/crd/bases"),)
 
 
 def test_go_rule_mistakes_are_reported_with_their_lines(ws):
+    ws.write("src/ks/config/crd/kustomization.yaml", "resources: []\n")
     found = problems(ws, """\
         targets:
           deepcopy:
@@ -158,4 +161,4 @@ def test_missing_go_mod_and_unpinned_tool(ws):
     (ws.root / "src/ks/go.mod").write_text("// no module line\n")
     found = "\n".join(problems(ws, (ws.root / "src/ks/BUILD.yaml").read_text()))
     assert "BUILD.yaml:3: //ks:deepcopy: rule 'go_deepcopy' needs a Go module, and src/ks/go.mod has no" in found
-    assert "BUILD.yaml:3: //ks:deepcopy: rule 'go_deepcopy' needs tool 'controller-gen', which workspace.yaml" in found
+    assert "BUILD.yaml:3: //ks:deepcopy: go_deepcopy needs tool 'controller-gen', which workspace.yaml" in found

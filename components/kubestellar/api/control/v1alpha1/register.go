@@ -4,10 +4,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kubestellar/kubestellar/api/control"
 )
 
 // GroupName is the API group of every kind in this package.
-const GroupName = "control.kubestellar.io"
+const GroupName = control.GroupName
 
 // SchemeGroupVersion is the group and version the generated clients talk to.
 var SchemeGroupVersion = schema.GroupVersion{Group: GroupName, Version: "v1alpha1"}

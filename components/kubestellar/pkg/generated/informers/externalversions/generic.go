@@ -21,9 +21,10 @@ package externalversions
 import (
 	fmt "fmt"
 
-	v1alpha1 "github.com/kubestellar/kubestellar/api/control/v1alpha1"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	cache "k8s.io/client-go/tools/cache"
+
+	v1alpha1 "github.com/kubestellar/kubestellar/api/control/v1alpha1"
 )
 
 // GenericInformer is type of SharedIndexInformer which will locate and delegate to other

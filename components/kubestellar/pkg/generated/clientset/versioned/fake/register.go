@@ -19,12 +19,13 @@ limitations under the License.
 package fake
 
 import (
-	controlv1alpha1 "github.com/kubestellar/kubestellar/api/control/v1alpha1"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	serializer "k8s.io/apimachinery/pkg/runtime/serializer"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+
+	controlv1alpha1 "github.com/kubestellar/kubestellar/api/control/v1alpha1"
 )
 
 var scheme = runtime.NewScheme()

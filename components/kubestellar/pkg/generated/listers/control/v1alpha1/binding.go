@@ -19,10 +19,11 @@ limitations under the License.
 package v1alpha1
 
 import (
-	controlv1alpha1 "github.com/kubestellar/kubestellar/api/control/v1alpha1"
 	labels "k8s.io/apimachinery/pkg/labels"
 	listers "k8s.io/client-go/listers"
 	cache "k8s.io/client-go/tools/cache"
+
+	controlv1alpha1 "github.com/kubestellar/kubestellar/api/control/v1alpha1"
 )
 
 // BindingLister helps list Bindings.

@@ -22,15 +22,16 @@ import (
 	context "context"
 	time "time"
 
-	apicontrolv1alpha1 "github.com/kubestellar/kubestellar/api/control/v1alpha1"
-	versioned "github.com/kubestellar/kubestellar/pkg/generated/clientset/versioned"
-	internalinterfaces "github.com/kubestellar/kubestellar/pkg/generated/informers/externalversions/internalinterfaces"
-	controlv1alpha1 "github.com/kubestellar/kubestellar/pkg/generated/listers/control/v1alpha1"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	watch "k8s.io/apimachinery/pkg/watch"
 	cache "k8s.io/client-go/tools/cache"
+
+	apicontrolv1alpha1 "github.com/kubestellar/kubestellar/api/control/v1alpha1"
+	versioned "github.com/kubestellar/kubestellar/pkg/generated/clientset/versioned"
+	internalinterfaces "github.com/kubestellar/kubestellar/pkg/generated/informers/externalversions/internalinterfaces"
+	controlv1alpha1 "github.com/kubestellar/kubestellar/pkg/generated/listers/control/v1alpha1"
 )
 
 // StatusCollectorInformer provides access to a shared informer and lister for

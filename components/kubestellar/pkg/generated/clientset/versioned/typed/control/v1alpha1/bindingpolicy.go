@@ -21,12 +21,13 @@ package v1alpha1
 import (
 	context "context"
 
-	controlv1alpha1 "github.com/kubestellar/kubestellar/api/control/v1alpha1"
-	scheme "github.com/kubestellar/kubestellar/pkg/generated/clientset/versioned/scheme"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	types "k8s.io/apimachinery/pkg/types"
 	watch "k8s.io/apimachinery/pkg/watch"
 	gentype "k8s.io/client-go/gentype"
+
+	controlv1alpha1 "github.com/kubestellar/kubestellar/api/control/v1alpha1"
+	scheme "github.com/kubestellar/kubestellar/pkg/generated/clientset/versioned/scheme"
 )
 
 // BindingPoliciesGetter has a method to return a BindingPolicyInterface.

@@ -21,9 +21,10 @@ package v1alpha1
 import (
 	http "net/http"
 
+	rest "k8s.io/client-go/rest"
+
 	controlv1alpha1 "github.com/kubestellar/kubestellar/api/control/v1alpha1"
 	scheme "github.com/kubestellar/kubestellar/pkg/generated/clientset/versioned/scheme"
-	rest "k8s.io/client-go/rest"
 )
 
 type ControlV1alpha1Interface interface {

@@ -19,9 +19,10 @@ limitations under the License.
 package fake
 
 import (
+	gentype "k8s.io/client-go/gentype"
+
 	v1alpha1 "github.com/kubestellar/kubestellar/api/control/v1alpha1"
 	controlv1alpha1 "github.com/kubestellar/kubestellar/pkg/generated/clientset/versioned/typed/control/v1alpha1"
-	gentype "k8s.io/client-go/gentype"
 )
 
 // fakeBindings implements BindingInterface
