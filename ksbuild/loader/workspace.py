@@ -127,11 +127,9 @@ def load_workspace(root: str) -> Workspace:
 def _go_release(spec, where: str, problems: Problems) -> str:
     """A `go:` field: a Go release such as 1.21.13 ('' when absent or wrong, which is reported)."""
     value = spec.get("go") if isinstance(spec, dict) else None
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        value = repr(value)  # `go: 1.22` reads as a number
-    if not isinstance(value, str) or not GO_RELEASE.match(value):
+    if not isinstance(value, str):
+        return ""  # absent, or not a string (`go: 1.22` reads as a number): the field check says so
+    if not GO_RELEASE.match(value):
         problems.add(WORKSPACE_FILE, spec.line_of("go"), f"{where}: go {value!r} is not a Go release",
                      'Write a release as Go names it, quoted: go: "1.21.13" (or "1.23rc1").')
         return ""

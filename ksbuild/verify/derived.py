@@ -8,8 +8,10 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ksbuild.exec.sandbox import files_under
+from ksbuild.exec.sandbox import action_tools, files_under
 from ksbuild.model import BuildGraph, TargetPlan
+from ksbuild.verify.history import transitive_sources
+from ksbuild.verify.yamldiff import describe
 
 DIFF_LINES = 60  # lines of a unified diff shown per stale file
 
@@ -20,7 +22,7 @@ class Finding:
     path: str  # workspace-relative
     target: str  # the task that owns it
     fix: str  # the command that fixes it
-    detail: str = ""  # a unified diff, or what happened
+    detail: str = ""  # what differs (for YAML, the data first, then a unified diff), or what happened
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "path": self.path, "target": self.target, "fix": self.fix, "detail": self.detail}
@@ -49,7 +51,7 @@ def check(root: str, graph: BuildGraph, cache_config, history) -> list[TargetChe
         result = TargetCheck(plan.label.task, seconds=round(time.monotonic() - started, 3))
         if isinstance(outcome, dict):
             result.status = outcome["status"]
-            result.findings = _compare(plan, before[plan.label.task], _snapshot(root, plan), history)
+            result.findings = _compare(plan, before[plan.label.task], _snapshot(root, plan), history, graph)
         else:
             result.status = "failed"
             result.findings = [Finding("failed", plan.outputs[0] if plan.outputs else plan.output_dirs[0],
@@ -73,10 +75,12 @@ def _snapshot(root: str, plan: TargetPlan) -> dict[str, bytes]:
     return found
 
 
-def _compare(plan: TargetPlan, committed: dict[str, bytes], generated: dict[str, bytes], history) -> list[Finding]:
+def _compare(plan: TargetPlan, committed: dict[str, bytes], generated: dict[str, bytes], history,
+             graph: BuildGraph) -> list[Finding]:
     task = plan.label.task
     fix = f"doit {task} (or doit generate), then commit"
     findings = []
+    sources = None  # what the target is made from, found once and only for a stale file
     for path in sorted(set(committed) | set(generated)):
         old, new = committed.get(path), generated.get(path)
         if old == new:
@@ -87,10 +91,17 @@ def _compare(plan: TargetPlan, committed: dict[str, bytes], generated: dict[str,
             findings.append(Finding("extra", path, task, fix, "in a directory the target owns, but no longer "
                                     "produced (a deleted type's file?)"))
         else:
-            edited = history.hand_edited(path, plan.inputs)
+            sources = sources if sources is not None else transitive_sources(graph, plan)
+            edited = history.hand_edited(path, sources)
             findings.append(Finding("hand-edited" if edited else "stale", path, task, fix,
-                                    (edited + "\n" if edited else "") + unified_diff(path, old, new)))
+                                    (edited + "\n" if edited else "") + difference(path, old, new)))
     return findings
+
+
+def difference(path: str, old: bytes, new: bytes) -> str:
+    """For YAML, what differs in the data first (a re-indented file's text diff hides it), then the text diff."""
+    meaning = describe(path, old, new)
+    return (meaning + "\n" if meaning else "") + unified_diff(path, old, new)
 
 
 def unified_diff(path: str, old: bytes, new: bytes) -> str:
@@ -111,8 +122,6 @@ def _install_tools(graph: BuildGraph) -> None:
     from ksbuild.toolchain import store
     from ksbuild.toolchain.goenv import go_env
 
-    used = {tool for plan in graph.plans.values() if plan.generated for a in plan.actions for tool in a.tools}
-    if used:
-        go = go_env()
-        for pin in sorted(used, key=lambda t: t.name):
-            store.install(pin, go)
+    used = {tool for plan in graph.plans.values() if plan.generated for a in plan.actions for tool in action_tools(a)}
+    for pin in sorted(used, key=lambda t: t.task):
+        store.install(pin, go_env(pin.go))

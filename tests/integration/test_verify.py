@@ -76,12 +76,12 @@ def junit_failures(ws: Workspace) -> dict[str, str]:
 def test_a_clean_tree_passes_from_the_cache(clone):
     result = verify(clone)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "7 derived-file target(s), 7 from the action cache, 0 run" in result.stdout
+    assert "10 derived-file target(s), 10 from the action cache, 0 run" in result.stdout
     assert "every derived file is what the build produces" in result.stdout
     report = json.loads(clone.read("report.json"))
-    assert report["ok"] is True and report["findings"] == [] and len(report["targets"]) == 7
+    assert report["ok"] is True and report["findings"] == [] and len(report["targets"]) == 10
     suite = ElementTree.fromstring(clone.read("report.xml"))
-    assert (suite.get("tests"), suite.get("failures")) == ("9", "0")  # targets, tool pins, references
+    assert (suite.get("tests"), suite.get("failures")) == ("12", "0")  # targets, tool pins, references
     assert "every version reference is right" in result.stdout
 
 
@@ -97,7 +97,7 @@ def test_stale_files_after_an_api_change_committed_without_regenerating(clone):
     assert findings(clone) == {
         ("stale", f"{KS}/api/control/v1alpha1/zz_generated.deepcopy.go", "kubestellar:deepcopy"),
         ("stale", f"{KS}/config/crd/bases/control.kubestellar.io_bindingpolicies.yaml", "kubestellar:crds"),
-        ("stale", f"{KS}/pkg/crd/files/control.kubestellar.io_bindingpolicies.yaml", "kubestellar:crds")}
+        ("stale", f"{KS}/pkg/crd/files/crds.yaml", "kubestellar:crds")}
     assert f"STALE        {KS}/config/crd/bases/control.kubestellar.io_bindingpolicies.yaml  (kubestellar:crds)" \
         in result.stdout
     assert "fix: doit kubestellar:crds (or doit generate), then commit" in result.stdout
@@ -110,6 +110,8 @@ def test_missing_and_extra_files_of_a_deleted_type(clone):
     (clone.root / TYPES).write_text(source[:source.index("// StatusCollector says")])
     register = clone.root / f"{KS}/api/control/v1alpha1/register.go"
     register.write_text(register.read_text().replace("\t\t&StatusCollector{}, &StatusCollectorList{},\n", ""))
+    bases = clone.root / f"{KS}/config/crd/bases/kustomization.yaml"
+    bases.write_text(bases.read_text().replace("- control.kubestellar.io_statuscollectors.yaml\n", ""))
     (clone.root / f"{KS}/pkg/generated/listers/control/v1alpha1/binding.go").unlink()
     commit_all(clone.root, "delete a type, and a generated file by mistake")
     result = verify(clone)
@@ -118,9 +120,9 @@ def test_missing_and_extra_files_of_a_deleted_type(clone):
     assert ("missing", f"{KS}/pkg/generated/listers/control/v1alpha1/binding.go", "kubestellar:clients") in found
     for path in (f"{KS}/pkg/generated/listers/control/v1alpha1/statuscollector.go",
                  f"{KS}/pkg/generated/clientset/versioned/typed/control/v1alpha1/statuscollector.go",
-                 f"{KS}/config/crd/bases/control.kubestellar.io_statuscollectors.yaml",
-                 f"{KS}/pkg/crd/files/control.kubestellar.io_statuscollectors.yaml"):
+                 f"{KS}/config/crd/bases/control.kubestellar.io_statuscollectors.yaml"):
         assert any(kind == "extra" and p == path for kind, p, _ in found), path
+    assert ("stale", f"{KS}/pkg/crd/files/crds.yaml", "kubestellar:crds") in found
     assert "EXTRA" in result.stdout and "MISSING" in result.stdout
 
 

@@ -1,4 +1,6 @@
 """The Go rules as plans: module-path layout, generator flags, owned directories read whole."""
+import re
+
 import pytest
 
 from ksbuild.errors import ConfigError
@@ -162,3 +164,121 @@ def test_missing_go_mod_and_unpinned_tool(ws):
     found = "\n".join(problems(ws, (ws.root / "src/ks/BUILD.yaml").read_text()))
     assert "BUILD.yaml:3: //ks:deepcopy: rule 'go_deepcopy' needs a Go module, and src/ks/go.mod has no" in found
     assert "BUILD.yaml:3: //ks:deepcopy: go_deepcopy needs tool 'controller-gen', which workspace.yaml" in found
+
+
+def test_an_imported_parent_package_is_an_input_and_a_missing_one_an_error(ws):
+    ws.write("src/ks/api/control/group.go", "package control\n\nconst Group = \"control.example.com\"\n")
+    ws.write("src/ks/api/control/v1alpha1/types.go",
+             f'package v1alpha1\n\nimport (\n\t"fmt"\n\n\tcontrol "{MODULE}/api/control"\n)\n')
+    plans = plan(ws, """\
+        targets:
+          deepcopy: {rule: go_deepcopy, packages: [api/control/v1alpha1], header: hack/header.txt}
+        """)
+    assert "src/ks/api/control/group.go" in plans["ks:deepcopy"].inputs
+    action = plans["ks:deepcopy"].actions[0]
+    assert (f"{MODULE}/api/control/group.go", "src/ks/api/control/group.go") in action.inputs
+    ws.write("src/ks/api/control/v1alpha1/types.go", f'package v1alpha1\n\nimport "{MODULE}/api/gone"\n')
+    found = problems(ws, (ws.root / "src/ks/BUILD.yaml").read_text())
+    assert found[0].startswith(f"src/ks/api/control/v1alpha1/types.go:3: import '{MODULE}/api/gone': no such package")
+
+
+def test_a_hand_written_file_in_an_owned_directory_is_a_source_without_a_cycle(ws):
+    ws.write("src/ks/config/crd/bases/kustomization.yaml", "resources: [example.com_things.yaml]\n")
+    ws.write("src/ks/config/crd/kustomization.yaml", "resources: [bases]\n")
+    plans = plan(ws, """\
+        targets:
+          crds:
+            rule: crd
+            packages: [./api/...]
+            kustomize_dir: config/crd
+            kustomize_out: pkg/crd/files/crds.yaml
+        """)
+    crds = plans["ks:crds"]
+    assert "src/ks/config/crd/bases/kustomization.yaml" in crds.inputs
+    generate, kustomize = crds.actions
+    assert all("config/crd" not in workspace for _, workspace in generate.inputs)
+    assert ("src/ks/config/crd/bases/kustomization.yaml" in [w for _, w in kustomize.inputs])
+    assert kustomize.input_dirs == generate.output_dirs
+    assert generate.dir_marker == r"controller-gen\.kubebuilder\.io/version"
+
+
+def test_kustomization_resources_are_inputs_and_a_missing_one_is_located(ws):
+    ws.write("src/ks/config/default/kustomization.yaml", "resources:\n- ../manager\n")
+    ws.write("src/ks/config/manager/kustomization.yaml", "resources:\n- manager.yaml\n- service.yaml\n")
+    ws.write("src/ks/config/manager/manager.yaml", "kind: Deployment\n")
+    build = """\
+        targets:
+          templates: {rule: helm_templates, kustomize_dir: config/default, out: chart/templates/all.yaml}
+        """
+    found = problems(ws, build)
+    assert found[0].startswith("src/ks/config/manager/kustomization.yaml:3: ")
+    assert "service.yaml" in found[0]
+    ws.write("src/ks/config/manager/service.yaml", "kind: Service\n")
+    plans = plan(ws, build)
+    assert plans["ks:templates"].inputs == (
+        "src/ks/config/default/kustomization.yaml", "src/ks/config/manager/kustomization.yaml",
+        "src/ks/config/manager/manager.yaml", "src/ks/config/manager/service.yaml")
+
+
+def test_component_pins_tool_pins_and_format_steps(ws):
+    ws.write("workspace.yaml", WORKSPACE.replace("    path: src/ks\n", """\
+    path: src/ks
+    go: "1.26.8"
+    tools:
+      controller-gen: {package: sigs.k8s.io/controller-tools/cmd/controller-gen, version: v0.14.0, go: "1.21.13"}
+      cg-new: {package: sigs.k8s.io/controller-tools/cmd/controller-gen, version: v0.23.0}
+      goimports: {package: golang.org/x/tools/cmd/goimports, version: v0.52.0}
+"""))
+    plans = plan(ws, """\
+        targets:
+          old:
+            rule: go_deepcopy
+            packages: [api/control/v1alpha1]
+            header: hack/header.txt
+            format: [{tool: goimports, args: [-w, -local, example.com], files: "api/**/*.go"}]
+          new:
+            rule: go_deepcopy
+            packages: [api/other/v1]
+            header: hack/header.txt
+            tool_pins: {controller-gen: cg-new}
+        """)
+    old, new = plans["ks:old"].actions[0], plans["ks:new"].actions[0]
+    assert (old.tools[0].version, old.tools[0].go, old.tools[0].task) == ("v0.14.0", "1.21.13", "tool:ks.controller-gen")
+    assert (new.tools[0].version, new.tools[0].go) == ("v0.23.0", "1.26.8")
+    assert old.go_version == new.go_version == "1.26.8"
+    step = old.format[0]
+    assert (step.tool.name, step.args) == ("goimports", ("-w", "-local", "example.com"))
+    assert re.fullmatch(step.pattern, "src/ks/api/control/v1alpha1/zz_generated.deepcopy.go")
+    assert not new.format
+
+
+def test_pin_and_format_mistakes_are_located(ws):
+    ws.write("workspace.yaml", WORKSPACE + "go: 1.22\n")
+    found = "\n".join(problems(ws, "targets: {}\n"))
+    assert "workspace.yaml:10: workspace.yaml: field 'go' must be a string, not float 1.22" in found
+    ws.write("workspace.yaml", WORKSPACE + 'go: "1.22"\n')
+    found = "\n".join(problems(ws, "targets: {}\n"))
+    assert "workspace.yaml:10: workspace: go '1.22' is not a Go release" in found
+    ws.write("workspace.yaml", WORKSPACE + "  bad: {package: '--upload-pack=x', version: v1.0.0}\n")
+    found = "\n".join(problems(ws, "targets: {}\n"))
+    assert "workspace.yaml:10: tool 'bad': package '--upload-pack=x' is not a Go package path" in found
+    ws.write("workspace.yaml", WORKSPACE)
+    found = "\n".join(problems(ws, """\
+        targets:
+          deepcopy:
+            rule: go_deepcopy
+            packages: [api/control/v1alpha1]
+            header: hack/header.txt
+            tool_pins: {controller-gen: nosuch}
+            format: [{tool: gofmt, arg: [-w]}]
+        """))
+    assert "BUILD.yaml:7: unknown key 'arg' in target 'deepcopy': format step 1" in found
+    found = "\n".join(problems(ws, """\
+        targets:
+          deepcopy:
+            rule: go_deepcopy
+            packages: [api/control/v1alpha1]
+            header: hack/header.txt
+            tool_pins: {controller-gen: nosuch}
+        """))
+    assert "BUILD.yaml:6: //ks:deepcopy: go_deepcopy needs tool 'nosuch' (for 'controller-gen')" in found
