@@ -409,6 +409,7 @@ _PACKAGE_PATTERNS = (
     re.compile(r"no required module provides package (\S+)"),
     re.compile(r"package (\S+) is not in (?:std|GOROOT)\b"),
     re.compile(r'cannot find package "([^"]+)"'),
+    re.compile(r"(?:^|\s)module (\S+): reading \S+: [45]\d\d ", re.M),  # the proxy refused to list it
 )
 _FORBIDDEN_PATTERNS = (
     re.compile(r"(?:^|\s)(?:go: )?(?:verifying )?([^\s@:]+)@[^\s:]+: .*403 Forbidden", re.M),

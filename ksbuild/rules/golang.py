@@ -186,7 +186,7 @@ CRD = Rule(
         Field("rbac_dir", "string", "where `role.yaml` goes (default config/rbac)"),
         Field("webhook_dir", "string", "also write webhook configurations to this (owned) directory"),
         Field("copy_to", "string", "a second (owned) directory that gets a copy of every CRD file"),
-        Field("kustomize_dir", "string", "a kustomization over the CRDs (list its files in srcs)"),
+        Field("kustomize_dir", "string", "a kustomization over the CRDs (its files are found from it; it may be inside the CRD directory, written by hand)"),
         Field("kustomize_out", "string", "the file `kustomize build kustomize_dir` is written to"),
     ),
     declare_outputs=_crd_outputs,

@@ -68,7 +68,7 @@ KUSTOMIZE_BUILD = Rule(
     version=1,
     doc="Runs `kustomize build DIR` with the pinned kustomize; the stream goes to `out`, or, with "
         "`crds_out`, CustomResourceDefinitions go to `crds_out` and everything else to `out`. "
-        "`srcs` must list every file the kustomization reads.",
+        "Every file the kustomization reads is found from it when the workspace loads.",
     fields=(
         Field("dir", "string", "the kustomization directory, relative to the component", required=True),
         Field("out", "string", "the output file (everything but CRDs when `crds_out` is set)", required=True),
@@ -124,7 +124,7 @@ HELM_TEMPLATES = Rule(
     fields=(
         Field("out", "string", "the chart template to write, e.g. chart/templates/controller-manager.yaml",
               required=True),
-        Field("kustomize_dir", "string", "render this kustomization first (list its files in srcs) instead "
+        Field("kustomize_dir", "string", "render this kustomization first (its files are found from it) instead "
               "of reading one file from srcs"),
         Field("name_prefix", "string", f"what cluster-scoped RBAC names get in front (default `{DEFAULT_PREFIX}`)"),
         IMAGES_FIELD,

@@ -160,3 +160,16 @@ def test_an_empty_path_is_the_workspace_root(workspace):
     workspace.write("in.txt", "hello\n")
     workspace.doit()
     assert workspace.read("out.txt") == "HELLO\n"
+
+
+def test_a_go_tool_failure_names_the_package_it_could_not_load(ws):
+    types = ws.root / OSA / "api/v1alpha1/types.go"
+    types.write_text(types.read_text().replace('import (\n', 'import (\n\t_ "example.org/not/required"\n', 1))
+
+    result = ws.doit("ocm-status-addon:deepcopy", check=False)
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "GoDeepcopy failed" in output
+    assert "example.org/not/required" in output.split("output:")[0]  # the hint, before the tool's own output
+    assert "Traceback" not in output

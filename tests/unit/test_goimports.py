@@ -287,3 +287,9 @@ def test_names_two_packages_and_counts_the_rest():
 def test_nothing_to_explain():
     assert explain_go_failure("api/v1/types.go:12:1: syntax error: unexpected }", KS) == ""
     assert explain_go_failure("", KS) == ""
+
+
+def test_a_module_the_proxy_cannot_list_is_named():
+    output = "types.go:4:2: module example.org/not/required: reading https://proxy.test/example.org/not/required/@v/list: 400 Bad Request"
+    assert explain_go_failure(output, "github.com/kubestellar/ocm-status-addon") == (
+        "package example.org/not/required is not in go.mod/go.sum or the module cache: run `go mod tidy`")
