@@ -85,35 +85,27 @@ def explain_tasks(root: str, tasks: list[str]) -> None:
         sys.stdout.write("\n".join(lines) + "\n")
 
 
-def show_versions(root: str) -> None:
-    """`doit versions`: every artifact with its version, every reference with what it says."""
+def show_versions(root: str, json: str):  # noqa: A002 (doit passes params by name)
+    """`doit versions [--json FILE]`: every artifact with its version, every reference with what it
+    says and should say; fails (exit 1) when a reference is wrong."""
+    from doit.exceptions import TaskError, TaskFailed
+
     from ksbuild.cli.tasks import component_versions, graph_for
+    from ksbuild.versioning import report
     from ksbuild.versioning.check import check_references
 
     graph = graph_for(root)
     if not graph.artifacts:
         sys.stdout.write("ksbuild: no artifacts declared (BUILD.yaml `artifacts:`)\n")
-        return
+        return None
     versions = component_versions(graph)
-    rows = [("artifact", "kind", "version", "published as", "from")]
-    for artifact in graph.artifacts:
-        version = versions[artifact.label.component]
-        source = f"tag {version.tag}" if version.tag else "development version" + (" (dirty: never published)"
-                                                                                 if version.dirty else "")
-        rows.append((str(artifact.label), artifact.kind, version.version,
-                     f"{artifact.repository}:{artifact.tag(version.version)}", source))
-    _table(rows)
-    sys.stdout.write("\n")
     checks = check_references(root, graph, versions)
-    rows = [("reference", "policy", "artifact", "found", "expected", "")]
-    for check in checks:
-        rows.append((check.where, check.policy, check.artifact, check.found, check.expected,
-                     "OK" if check.ok else f"WRONG: {check.message}"))
-    _table(rows)
-
-
-def _table(rows) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
-        sys.stdout.write("  ".join(cells).rstrip() + "\n")
+    sys.stdout.write(report.text(graph, versions, checks))
+    if json:
+        try:
+            with open(json, "w", encoding="utf-8") as handle:
+                handle.write(report.as_json(graph, versions, checks))
+        except OSError as err:
+            return TaskError(f"versions: cannot write {json}: {err.strerror}")
+    wrong = sum(1 for check in checks if not check.ok)
+    return TaskFailed(f"versions: {wrong} reference(s) wrong") if wrong else None

@@ -40,12 +40,13 @@ def prepare_state_dir(root: str) -> None:
 
 
 def component_versions(graph: BuildGraph) -> dict:
-    """The versions of the components that publish artifacts, computed once per run."""
-    from ksbuild.versioning.gitversions import versions
+    """The versions of the components that publish artifacts, computed once per run (the build's
+    outputs in a fetched checkout do not make it dirty: see fetched_outputs)."""
+    from ksbuild.versioning.gitversions import fetched_outputs, versions
 
     publishing = {a.label.component for a in graph.artifacts}
     root = graph.workspace.root
-    return versions(root, [(c.name, os.path.join(root, c.path), c.tags)
+    return versions(root, [(c.name, os.path.join(root, c.path), c.tags, fetched_outputs(graph, c))
                            for c in graph.workspace.components if c.name in publishing])
 
 
@@ -130,7 +131,8 @@ def command_tasks(graph: BuildGraph, cache):
                        {"name": "junit", "long": "junit", "default": "", "help": "write a JUnit XML report here"},
                        {"name": "json", "long": "json", "default": "", "help": "write a JSON report here"}])
     yield dict(command, basename="versions", doc="every artifact's version, and every reference with what it says",
-               actions=[(show_versions, [root])])
+               actions=[(show_versions, [root])],
+               params=[{"name": "json", "long": "json", "default": "", "help": "also write them as JSON here"}])
     yield dict(command, basename="explain", doc="why targets ran in the last run, and why their cache lookups missed",
                actions=[(explain_tasks, [root])], pos_arg="tasks")
     yield dict(command, basename="cache-gc", doc="trim the local action cache to its size limit (oldest use first)",

@@ -1,9 +1,12 @@
 """Components fetched from other git repositories, at exactly the commit `workspace.lock` records.
 
 A repository is fetched once per machine into a bare mirror in the user cache (GitPython), then
-checked out at its commit into `.ksbuild/src/NAME`. A tag is resolved once and its commit written
-to `workspace.lock`; after that the lock decides. When the lock and the checkout disagree (the
-checkout was moved, or the lock edited), ksbuild refuses to build rather than guess.
+checked out at its commit into `.ksbuild/src/NAME`; a commit the mirror lacks is fetched from the
+URL first. A tag is resolved once and its commit written to `workspace.lock`; after that the lock
+decides. When the checkout is elsewhere (the lock was edited, the workspace switched branches, the
+checkout was moved by hand), it is moved to the locked commit, unless it has changes of its own that
+moving would lose: then ksbuild refuses to build rather than guess. Files the build wrote into the
+checkout (`.ksbuild/outputs.json`) are not changes of its own: the build makes them again.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import fcntl
 import hashlib
 import os
 import re
+import sys
 from contextlib import contextmanager
 
 import yaml
@@ -20,6 +24,7 @@ from ksbuild.files import write_atomically
 from ksbuild.model import Component
 
 LOCK_FILE = "workspace.lock"
+SRC_DIR = ".ksbuild/src"  # where each component NAME is checked out, as SRC_DIR/NAME
 FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -42,13 +47,12 @@ def fetch_components(root: str, sources, problems: Problems) -> list[Component]:
                 commit = locked["commit"]
             else:
                 commit = _resolve(url, rev)
-            checkout = _checkout(root, name, url, commit, relocked=locked.get("commit") != commit)
+            checkout = _checkout(root, name, url, commit)
         except _Refused as err:
             problems.add("workspace.yaml", line, f"component {name!r}: {err.message}", err.hint)
             continue
         except git.GitCommandError as err:
-            problems.add("workspace.yaml", line, f"component {name!r}: cannot fetch {url} at {rev}: "
-                         f"{(err.stderr or str(err)).strip().splitlines()[-1]}",
+            problems.add("workspace.yaml", line, f"component {name!r}: cannot fetch {url} at {rev}: {_git_error(err)}",
                          "Check the URL and that the tag or commit exists there.")
             continue
         entries[name] = {"git": url, "rev": rev, "commit": commit}
@@ -99,32 +103,88 @@ def _resolve(url: str, rev: str) -> str:
         raise _Refused(f"{url} has no tag {rev!r}", "Give an existing tag, or a full 40-character commit SHA.") from None
 
 
-def _checkout(root: str, name: str, url: str, commit: str, relocked: bool) -> str:
-    """`.ksbuild/src/NAME` at `commit`; made when missing, moved only when the lock just changed."""
+def _mirror_with(url: str, commit: str):
+    """The mirror, fetched from `url` first when it lacks `commit` (by its SHA when no branch or tag
+    holds it, as for a pull request's commit: servers speaking git's protocol v2 allow that)."""
+    mirror = _mirror(url)
+    if not _has_commit(mirror, commit):
+        _fetch(url)
+        if not _has_commit(mirror, commit):
+            with _locked(mirror.git_dir):
+                mirror.git.fetch("--quiet", url, commit)
+    return mirror
+
+
+def _checkout(root: str, name: str, url: str, commit: str) -> str:
+    """`.ksbuild/src/NAME` at `commit`: cloned when missing; moved there when it is elsewhere (one line
+    says so), unless it has changes of its own (see _make_way)."""
     import git
 
-    relative = f".ksbuild/src/{name}"
+    relative = f"{SRC_DIR}/{name}"
     path = os.path.join(root, relative)
+    head = ""
     if os.path.isdir(os.path.join(path, ".git")):
         repo = git.Repo(path)
         head = repo.head.commit.hexsha
         if head == commit:
             return relative
-        if not relocked:
-            raise _Refused(f"the checkout {relative} is at {head[:12]}, but {LOCK_FILE} says {commit[:12]}",
-                           f"Remove {relative} to check out the locked commit again, or fix {LOCK_FILE}.")
+        _make_way(root, relative, repo, head, commit)
     else:
-        mirror = _mirror(url)
-        if not _has_commit(mirror, commit):
-            mirror = _fetch(url)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        repo = git.Repo.clone_from(mirror.git_dir, path, no_checkout=True)
+        repo = git.Repo.clone_from(_mirror_with(url, commit).git_dir, path, no_checkout=True)
+    if not _has_commit(repo, commit):  # from the mirror, fetched first if it lacks the commit too
+        repo.git.fetch("--quiet", _mirror_with(url, commit).git_dir, commit)
     try:
         repo.git.checkout("--quiet", "--detach", commit)
-    except git.GitCommandError:
-        repo.git.fetch("--quiet", "origin", "+refs/tags/*:refs/tags/*", "+refs/heads/*:refs/heads/*")
-        repo.git.checkout("--quiet", "--detach", commit)
+    except git.GitCommandError as err:  # untracked files of its own in the way, say
+        raise _Refused(f"cannot move the checkout {relative} to {commit[:12]}: {_git_error(err)}",
+                       f"Move away what git names there, or remove {relative}.") from None
+    if head:
+        sys.stderr.write(f"ksbuild: moved {relative} from {head[:12]} to {commit[:12]} ({LOCK_FILE})\n")
     return relative
+
+
+def _make_way(root: str, relative: str, repo, head: str, commit: str) -> None:
+    """Before moving a checkout: refuse when it has changes of its own (tracked files changed, other
+    than by the build); set aside what the build wrote there, which it makes again at any commit.
+    Untracked files of its own stay; git refuses to overwrite one."""
+    from ksbuild.cli.state import previous_outputs
+
+    prefix = relative + "/"
+    produced = {path[len(prefix):] for outputs in previous_outputs(root).values() for path in outputs
+                if path.startswith(prefix)}
+    entries = iter(repo.git.status("--porcelain", "-z", "--untracked-files=all").split("\0"))
+    own, made, rewritten = [], [], False
+    for entry in entries:
+        if not entry:
+            continue
+        code, path = entry[:2], entry[3:]
+        if code[0] in "RC":
+            next(entries, None)  # the path it was renamed or copied from
+        if path in produced:
+            if code == "??":
+                made.append(path)
+            else:
+                rewritten = True
+        elif code != "??":
+            own.append(path)
+    if own:
+        more = f" and {len(own) - 5} more" if len(own) > 5 else ""
+        raise _Refused(f"the checkout {relative} is at {head[:12]}, but {LOCK_FILE} says {commit[:12]}, and it has "
+                       f"changes of its own: {', '.join(own[:5])}{more}",
+                       f"Save them (git -C {relative} stash) or drop them (git -C {relative} checkout -- .), then "
+                       f"run again; or remove {relative}.")
+    for path in made:  # untracked where the build wrote it; the next commit may track it
+        os.remove(os.path.join(repo.working_tree_dir, path))
+    if rewritten:
+        repo.git.reset("--quiet", "--hard")
+
+
+def _git_error(err) -> str:
+    """git's message, without GitPython's wrapping: its error line, else its last line."""
+    text = (err.stderr or str(err)).strip().removeprefix("stderr:").strip().strip("'")
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or [str(err)]
+    return next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1])
 
 
 def _has_commit(repo, commit: str) -> bool:
@@ -135,6 +195,12 @@ def _has_commit(repo, commit: str) -> bool:
         return True
     except git.GitCommandError:
         return False
+
+
+def locked(root: str, name: str) -> dict:
+    """Component `name`'s entry in the workspace's lock (git, rev, commit), or {}."""
+    entry = _read_lock(root).get(name)
+    return entry if isinstance(entry, dict) else {}
 
 
 def _read_lock(root: str) -> dict:

@@ -45,22 +45,25 @@ def _check(root: str, checkout, worktree: bool):
     prepare_state_dir(checkout.root)
     config = cache_config(graph_for(root))  # the real workspace's caches, wherever its settings put them
     history = HandEdits(open_repo(root), root, "HEAD", checkout.uncommitted, worktree)
+    # references are judged in the files as committed (or as in the working tree), the ones
+    # `doit versions` reads: before the derived-files check rebuilds them in the checkout
+    references = _reference_problems(root, checkout.root, graph) if graph.artifacts else None
     checks = derived.check(checkout.root, graph, config, history)
     checkout = replace(checkout, uncommitted=_relevant(graph, checkout.uncommitted))
-    pins = ", ".join(f"{t.name} {t.version}" for t in graph.workspace.tools)
+    pins = ", ".join(f"{t.name} {t.version}" for t in graph.workspace.all_tools)
     extra = [("tool-pins" + (f" ({pins})" if pins else ""), "")]
-    if graph.artifacts:
-        extra.append(("references", _reference_problems(root, checkout.root, graph)))
+    if references is not None:
+        extra.append(("references", references))
     return checkout, checks, extra
 
 
 def _reference_problems(root: str, checkout_root: str, graph) -> str:
     """Every version reference in the checked tree, judged; versions come from the real repository."""
     from ksbuild.versioning.check import check_references
-    from ksbuild.versioning.gitversions import compute
+    from ksbuild.versioning.gitversions import compute, fetched_outputs
 
     publishing = {a.label.component for a in graph.artifacts}
-    versions = {c.name: compute(os.path.join(root, c.path), c.tags)
+    versions = {c.name: compute(os.path.join(root, c.path), c.tags, fetched_outputs(graph, c))
                 for c in graph.workspace.components if c.name in publishing}
     wrong = [c for c in check_references(checkout_root, graph, versions) if not c.ok]
     return "\n".join(f"{c.where}: {c.artifact}: expected {c.expected!r}, found {c.found!r}: {c.message}"

@@ -78,7 +78,7 @@ def _snapshot(root: str, plan: TargetPlan) -> dict[str, bytes]:
 def _compare(plan: TargetPlan, committed: dict[str, bytes], generated: dict[str, bytes], history,
              graph: BuildGraph) -> list[Finding]:
     task = plan.label.task
-    fix = f"doit {task} (or doit generate), then commit"
+    fix = fix_for(plan, graph)
     findings = []
     sources = None  # what the target is made from, found once and only for a stale file
     for path in sorted(set(committed) | set(generated)):
@@ -96,6 +96,18 @@ def _compare(plan: TargetPlan, committed: dict[str, bytes], generated: dict[str,
             findings.append(Finding("hand-edited" if edited else "stale", path, task, fix,
                                     (edited + "\n" if edited else "") + difference(path, old, new)))
     return findings
+
+
+def fix_for(plan: TargetPlan, graph: BuildGraph) -> str:
+    """What fixes the target's wrong derived files: regenerate and commit them, unless its component
+    was fetched from another repository, whose commit (in workspace.lock) holds them."""
+    from ksbuild.loader.gitsource import SRC_DIR, locked
+
+    if not plan.target.component_dir.startswith(SRC_DIR + "/"):
+        return f"doit {plan.label.task} (or doit generate), then commit"
+    entry = locked(graph.workspace.root, plan.label.component)
+    return (f"the upstream commit {str(entry.get('commit', '?'))[:12]} of {entry.get('git', '?')} holds stale derived "
+            "files: report it upstream, or pin a newer rev in workspace.yaml")
 
 
 def difference(path: str, old: bytes, new: bytes) -> str:

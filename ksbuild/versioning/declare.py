@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from ksbuild.errors import Problems
 from ksbuild.loader.schema import Field, check
 from ksbuild.model import Label, in_component
+from ksbuild.versioning import semver
 
 KINDS = ("image", "chart")
 FORMS = ("image", "tag", "version", "v-version", "oci")
-POLICIES = ("stamp", "pinned")
+POLICIES = ("stamp", "pinned", "current")
 PLACEHOLDER = "KSBUILD_VERSION"
 
 ARTIFACT_FIELDS = (
@@ -24,6 +25,9 @@ ARTIFACT_FIELDS = (
     Field("image", "string", "for a chart: the label of the image it deploys (its appVersion is that image's version)"),
     Field("built_from", "strings", "labels of the targets whose outputs it is made of (solid edges in `doit graph`)"),
     Field("doc", "string", "one line for `doit versions`"),
+    Field("external", "bool", "built and published elsewhere (a helm or kubectl image): references to it are "
+          "checked against `versions`, not a component's tags"),
+    Field("versions", "strings", "for an external artifact: its known released versions, oldest first"),
 )
 REFERENCE_FIELDS = (
     Field("file", "string", "the file holding the reference, relative to the component", required=True),
@@ -33,8 +37,14 @@ REFERENCE_FIELDS = (
     Field("form", "string", "how the value names it: `image` (repository:tag), `tag` (as published, prefix "
           "included), `version` (bare SemVer), `v-version` (v + SemVer) or `oci` (oci://repository)", required=True),
     Field("policy", "string", "`stamp`: the committed value holds a placeholder that ksbuild replaces in build "
-          "outputs; `pinned`: the committed value names a released version", required=True),
+          "outputs; `pinned`: the committed value names a released version; `current`: it names the artifact's "
+          "current release (this commit's version when it is tagged, else the last release)", required=True),
     Field("placeholder", "string", f"the text a stamped value holds (default {PLACEHOLDER})"),
+    Field("agree", "string", "a group name: every reference of the group, across the workspace, must name the "
+          "same version (the first declared, or the one with `truth: true`, is the source of truth)"),
+    Field("truth", "bool", "this reference is its `agree` group's source of truth"),
+    Field("values", "string", "the chart values file that `{{ .Values.X }}` in the value resolves against, relative "
+          "to the component (default: values.yaml of the chart holding the file)"),
 )
 
 
@@ -50,6 +60,8 @@ class Artifact:
     doc: str = ""
     file: str = ""
     line: int = 0
+    external: bool = False
+    versions: tuple[str, ...] = ()  # an external artifact's known releases, oldest first
 
     def tag(self, version: str) -> str:
         return self.tag_prefix + version
@@ -67,6 +79,10 @@ class Reference:
     placeholder: str
     file: str  # the BUILD.yaml declaring it
     line: int
+    agree: str = ""  # the group of references that must name the same version
+    truth: bool = False
+    values: str = ""  # workspace-relative values file for `{{ .Values.X }}` ("" = the chart's values.yaml)
+    always: bool = False  # stamped whatever the committed value (a chart's own version): it is information
 
     @property
     def where(self) -> str:
@@ -90,11 +106,23 @@ def artifacts(data, component, file: str, problems: Problems) -> list[Artifact]:
                          "Published tags are the version, or `v` and the version.")
             continue
         chart = spec.get("chart", "")
+        external = spec.get("external", False)
+        versions = tuple(spec.get("versions", ()))
+        if external != bool(versions):
+            problems.add(file, line, f"{where}: `external` and `versions` go together",
+                         "An artifact built elsewhere lists its known versions; one built here has neither.")
+            continue
+        bad = [v for v in versions if semver.parse(v) is None]
+        if bad:
+            problems.add(file, spec.line_of("versions"), f"{where}: version {bad[0]!r} is not SemVer",
+                         "List released versions such as 1.32.13, oldest first.")
+            continue
         found.append(Artifact(
             label=Label(component.name, name), kind=spec["kind"], repository=spec["repository"],
             tag_prefix=spec.get("tag_prefix", ""),
             chart=in_component(component.path, posixpath.normpath(chart)) if chart else "", image=spec.get("image", ""),
-            built_from=tuple(spec.get("built_from", ())), doc=spec.get("doc", ""), file=file, line=line))
+            built_from=tuple(spec.get("built_from", ())), doc=spec.get("doc", ""), file=file, line=line,
+            external=external, versions=versions))
     return found
 
 
@@ -127,10 +155,13 @@ def references(data, component, file: str, problems: Problems) -> list[Reference
                 continue
         if bad:
             continue
+        values = spec.get("values", "")
         found.append(Reference(
-            component=component.name, path=in_component(component.path, posixpath.normpath(spec["file"])), yaml=spec.get("yaml", ""),
-            regex=spec.get("regex", ""), artifact=spec["artifact"], form=spec["form"], policy=spec["policy"],
-            placeholder=spec.get("placeholder", PLACEHOLDER), file=file, line=line))
+            component=component.name, path=in_component(component.path, posixpath.normpath(spec["file"])),
+            yaml=spec.get("yaml", ""), regex=spec.get("regex", ""), artifact=spec["artifact"], form=spec["form"],
+            policy=spec["policy"], placeholder=spec.get("placeholder", PLACEHOLDER), file=file, line=line,
+            agree=spec.get("agree", ""), truth=spec.get("truth", False),
+            values=in_component(component.path, posixpath.normpath(values)) if values else ""))
     return found
 
 

@@ -3,12 +3,16 @@
 Computed once per run. Importing GitPython costs more than a whole no-op build, so a cheap
 fingerprint of the repository (HEAD, the tag refs, and `git status` of the component) decides
 first whether the versions recorded in `.ksbuild/versions.json` still hold.
+
+A component is dirty when files in it changed, other than the `outputs` its caller names: the build's
+own outputs in a checkout fetched from another repository (see `fetched_outputs`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import posixpath
 import subprocess
 from dataclasses import asdict, dataclass
 
@@ -16,6 +20,7 @@ from ksbuild.files import write_if_changed
 from ksbuild.versioning import semver
 
 VERSIONS_FILE = os.path.join(".ksbuild", "versions.json")
+FETCHED_DIR = ".ksbuild/src/"  # where components from other repositories are checked out
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,8 @@ class ComponentVersion:
     commit: str  # the commit the version names ("" outside git)
     tag: str  # the tag it was taken from ("" for a development version)
     dirty: bool
-    released: tuple[str, ...]  # every version the component's tags name, oldest first
+    released: tuple[str, ...]  # every version the component's tags name, oldest first by `ordering`
+    ordering: str  # how tags were ordered (semver.ORDERING): the latest release, the tag HEAD follows
 
     @property
     def publishable(self) -> bool:
@@ -37,18 +43,23 @@ def version_file(name: str) -> str:
 
 
 def versions(root: str, components) -> dict[str, ComponentVersion]:
-    """`components`: (name, directory, tag pattern) triples; directories are absolute."""
+    """`components`: (name, directory, tag pattern[, outputs]); directories are absolute, outputs as
+    for `compute`."""
+    components = [(name, directory, pattern, tuple(rest[0]) if rest else ())
+                  for name, directory, pattern, *rest in components]
     state_path = os.path.join(root, VERSIONS_FILE)
     fingerprint = _fingerprint(components)
     try:
         with open(state_path, encoding="utf-8") as handle:
             recorded = json.load(handle)
-        if recorded.get("fingerprint") == fingerprint:
-            return {name: ComponentVersion(**{**value, "released": tuple(value["released"])})
-                    for name, value in recorded["versions"].items()}
+        if recorded.get("fingerprint") == fingerprint:  # a record without `ordering` raises TypeError
+            loaded = {name: ComponentVersion(**{**value, "released": tuple(value["released"])})
+                      for name, value in recorded["versions"].items()}
+            if all(v.ordering == semver.ORDERING for v in loaded.values()):  # else ordered by another rule
+                return loaded
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    found = {name: compute(directory, pattern) for name, directory, pattern in components}
+    found = {name: compute(directory, pattern, outputs) for name, directory, pattern, outputs in components}
     state = {"fingerprint": fingerprint, "versions": {n: asdict(v) for n, v in found.items()}}
     write_if_changed(state_path, json.dumps(state, sort_keys=True).encode())
     for name, version in found.items():
@@ -56,13 +67,29 @@ def versions(root: str, components) -> dict[str, ComponentVersion]:
     return found
 
 
-def compute(directory: str, pattern: str = "v*") -> ComponentVersion:
+def fetched_outputs(graph, component) -> tuple[str, ...]:
+    """What the build writes in `component`'s directory, relative to it (owned directories end in
+    '/'): the `outputs` of `compute`, for a component fetched from another repository (checked out
+    under `.ksbuild/src/`) only. Its version names the upstream commit, and our regenerating a
+    derived file in the checkout does not change the component. In the workspace's own repository
+    derived files are committed, and one that differs is an uncommitted change like any other: ()."""
+    if not component.path.startswith(FETCHED_DIR):
+        return ()
+    prefix = component.path + "/"
+    paths = [path for plan in graph.plans.values() for path in plan.outputs]
+    paths += [directory + "/" for plan in graph.plans.values() for directory in plan.output_dirs]
+    return tuple(sorted({path[len(prefix):] for path in paths if path.startswith(prefix)}))
+
+
+def compute(directory: str, pattern: str = "v*", outputs=()) -> ComponentVersion:
+    """`outputs`: paths relative to `directory` (directories end in '/') whose changes do not make
+    the component dirty (see fetched_outputs)."""
     import git
 
     try:
         repo = git.Repo(directory, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return ComponentVersion("0.0.0-dev.0.gunknown", "", "", True, ())
+        return ComponentVersion("0.0.0-dev.0.gunknown", "", "", True, (), semver.ORDERING)
     repo.git.update_environment(GIT_OPTIONAL_LOCKS="0")
     prefix = pattern.split("*", 1)[0]
     tags = {}
@@ -70,33 +97,36 @@ def compute(directory: str, pattern: str = "v*") -> ComponentVersion:
         parsed = semver.parse(name[len(prefix):].removeprefix("v") if name.startswith(prefix) else "")
         if parsed is not None:
             tags[name] = parsed
+    # One order (semver.ORDERING) for all three: `released`, the tag at HEAD, the last tag before HEAD.
     released = tuple(str(v) for v in sorted(set(tags.values()), key=semver.Version.sort_key))
     try:
         head = repo.head.commit.hexsha
     except ValueError:  # no commit yet
-        return ComponentVersion("0.0.0-dev.0.g000000000000.dirty", "", "", True, released)
-    dirty = bool(repo.git.status("--porcelain", "--untracked-files=no", "--", directory))
+        return ComponentVersion("0.0.0-dev.0.g000000000000.dirty", "", "", True, released, semver.ORDERING)
+    dirty = bool(repo.git.status("--porcelain", "--untracked-files=no", "--",
+                                 *_pathspecs(repo.working_tree_dir, directory, outputs)))
     at_head = [t for t in repo.git.tag("--points-at", "HEAD", "--list", pattern).split() if t in tags]
     if at_head and not dirty:
         best = max(at_head, key=lambda t: tags[t].sort_key())
-        return ComponentVersion(str(tags[best]), head, best, False, released)
+        return ComponentVersion(str(tags[best]), head, best, False, released, semver.ORDERING)
     reachable = [t for t in repo.git.tag("--merged", "HEAD", "--list", pattern).split() if t in tags]
     last = max(reachable, key=lambda t: tags[t].sort_key()) if reachable else None
     since = int(repo.git.rev_list("--count", f"{last}..HEAD" if last else "HEAD"))
     version = semver.development(tags[last] if last else None, since, head, dirty)
-    return ComponentVersion(str(version), head, "", dirty, released)
+    return ComponentVersion(str(version), head, "", dirty, released, semver.ORDERING)
 
 
 def _fingerprint(components) -> str:
-    """HEAD, the tag refs and the components' uncommitted changes: one `git status` per repository."""
+    """HEAD, the tag refs and the components' uncommitted changes (their outputs left out, as in
+    `compute`): one `git status` per repository."""
     by_repo: dict[str, list] = {}
-    for name, directory, pattern in components:
-        by_repo.setdefault(_git_top(directory), []).append((name, directory, pattern))
+    for name, directory, pattern, outputs in components:
+        by_repo.setdefault(_git_top(directory), []).append((name, directory, pattern, outputs))
     parts = []
     for top, members in sorted(by_repo.items()):
         status = ""
         if top:
-            paths = [os.path.relpath(directory, top) for _, directory, _ in members]
+            paths = [spec for _, directory, _, outputs in members for spec in _pathspecs(top, directory, outputs)]
             try:
                 status = subprocess.run(["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no", "--",
                                          *paths], cwd=top, capture_output=True, text=True,
@@ -107,8 +137,16 @@ def _fingerprint(components) -> str:
         refs = [_stat(os.path.join(git_dir, "packed-refs")), _stat(os.path.join(git_dir, "refs", "tags"))]
         if git_dir and os.path.isdir(os.path.join(git_dir, "refs", "tags")):
             refs += sorted(os.listdir(os.path.join(git_dir, "refs", "tags")))
-        parts.append([top, [(n, d, p) for n, d, p in members], status, refs])
+        parts.append([top, members, status, refs])
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _pathspecs(top: str, directory: str, outputs) -> list[str]:
+    """`git status` pathspecs, relative to the working tree `top`: the component's directory, without
+    its outputs (literal paths: a `*` in a file name is no glob)."""
+    inside = os.path.relpath(os.path.realpath(directory), os.path.realpath(top)).replace(os.sep, "/")
+    return [inside] + [f":(exclude,literal){posixpath.normpath(posixpath.join(inside, output))}"
+                       + ("/" if output.endswith("/") else "") for output in outputs]
 
 
 def _git_top(directory: str) -> str:

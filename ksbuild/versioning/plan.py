@@ -42,6 +42,9 @@ def plan_versioning(graph: BuildGraph, artifacts: list[Artifact], references: li
             known = ", ".join(str(a.label) for a in artifacts) or "none"
             problems.add(ref.file, ref.line, f"reference in {ref.path}: unknown artifact {ref.artifact!r}",
                          f"Declare it under `artifacts:` in its component's BUILD.yaml (declared: {known}).")
+        elif by_label[label].external and ref.policy != "pinned" and ref.form != "oci":
+            problems.add(ref.file, ref.line, f"reference in {ref.path}: {label} is external, so the reference "
+                         f"cannot be `{ref.policy}`", "Pin one of its known versions: `policy: pinned`.")
         elif not (planner.producer(ref.path) or os.path.isfile(os.path.join(planner.root, ref.path))):
             problems.add(ref.file, ref.line, f"reference file {ref.path} does not exist and no target produces it",
                          "Fix `file:` (it is relative to the component).")
@@ -75,8 +78,10 @@ def _chart_references(artifact: Artifact, by_label, planner) -> list[Reference]:
     if artifact.image and (image_label not in by_label or by_label[image_label].kind != "image"):
         planner.problems.add(artifact.file, artifact.line, f"{artifact.label}: image {artifact.image!r} is not a "
                              "declared image artifact", "Name the image artifact the chart deploys.")
+    # Stamped whatever Chart.yaml says (as `helm package --version X --app-version Y` does): adopting
+    # ksbuild never means editing the chart first; the committed value is shown as information.
     common = dict(component=artifact.label.component, path=chart_yaml, regex="", form="version", policy="stamp",
-                  placeholder=PLACEHOLDER, file=artifact.file, line=artifact.line)
+                  placeholder=PLACEHOLDER, file=artifact.file, line=artifact.line, always=True)
     return [Reference(yaml="version", artifact=f"//{artifact.label.component}:{artifact.label.target}", **common),
             Reference(yaml="appVersion", artifact=image, **common)]
 
@@ -116,4 +121,5 @@ def _stamp_plan(component, artifacts, references, by_label, planner) -> TargetPl
 def _ref_spec(ref: Reference, by_label) -> dict:
     artifact = by_label[Label.parse(ref.artifact)]
     return {"yaml": ref.yaml, "regex": ref.regex, "form": ref.form, "placeholder": ref.placeholder,
-            "artifact": ref.artifact, "repository": artifact.repository, "tag_prefix": artifact.tag_prefix}
+            "artifact": ref.artifact, "repository": artifact.repository, "tag_prefix": artifact.tag_prefix,
+            "always": ref.always}

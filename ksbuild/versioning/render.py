@@ -20,10 +20,15 @@ class Verdict:
     ok: bool
     expected: str
     message: str = ""  # what is wrong, when it is
+    info: str = ""  # what is worth knowing when it is right
 
 
-def judge(ref: Reference, artifact: Artifact, found: str, version: str, released: tuple[str, ...]) -> Verdict:
-    """Is the committed value `found` right? `version` is the artifact's version now."""
+NO_RELEASE = "0.0.0"  # what `current` expects of an artifact that has no release yet
+
+
+def judge(ref: Reference, artifact: Artifact, found: str, now) -> Verdict:
+    """Is the committed value `found` right? `now` (check.ArtifactVersion): the artifact's version
+    now, whether that is a release, and its released versions."""
     if ref.form == "oci":
         expected = render("oci", artifact, "")
         return Verdict(found == expected, expected, "" if found == expected else "names another repository")
@@ -32,8 +37,34 @@ def judge(ref: Reference, artifact: Artifact, found: str, version: str, released
         if found == expected:
             return Verdict(True, expected)
         return Verdict(False, expected, f"a stamped reference must hold the placeholder (it becomes "
-                                        f"{render(ref.form, artifact, version)} in build outputs)")
-    return _judge_pinned(ref, artifact, found, released)
+                                        f"{render(ref.form, artifact, now.version)} in build outputs)")
+    if ref.policy == "current":
+        return _judge_current(ref, artifact, found, now)
+    return _judge_pinned(ref, artifact, found, now.released)
+
+
+def _judge_current(ref: Reference, artifact: Artifact, found: str, now) -> Verdict:
+    """The artifact's current release: this commit's version when it is one, else the last release."""
+    if now.release:
+        expected, when = render(ref.form, artifact, now.version), f"this commit is release {now.version}"
+    else:
+        last = now.released[-1] if now.released else NO_RELEASE
+        expected = render(ref.form, artifact, last)
+        when = f"the last release is {last}" if now.released else "there is no release yet"
+    info = "a release commit must name its own version here (commit the bump, then tag)"
+    if found == expected:
+        return Verdict(True, expected, info=info)
+    return Verdict(False, expected, f"a `current` reference names the current release ({when}); {info}")
+
+
+def bare_version(artifact: Artifact, form: str, value: str) -> str:
+    """The version a value names, without its repository or tag prefix (to compare across forms)."""
+    text = value.rpartition(":")[2] if form == "image" else value
+    if form in ("tag", "image") and artifact.tag_prefix:
+        text = text.removeprefix(artifact.tag_prefix)
+    if form == "v-version":
+        text = text.removeprefix("v")
+    return text
 
 
 def _judge_pinned(ref: Reference, artifact: Artifact, found: str, released: tuple[str, ...]) -> Verdict:

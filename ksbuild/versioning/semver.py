@@ -10,6 +10,19 @@ where N is the number of commits since the tag (since the root without one) and 
 first 12 hex digits, and `.dirty` is appended when the working tree has uncommitted changes. Each
 is valid SemVer 2 (Helm needs that), a valid OCI tag (no `+`), unique per commit, and sorts after
 the tag it follows and before the next release. A dirty version is never published.
+
+Ordering (`ORDERING`, `Version.sort_key`) decides which release is the latest and which tag a
+development version follows. It is SemVer 2 precedence with one refinement: an alphanumeric
+pre-release identifier made of letters then digits (`rc17`, `alpha3`, `beta10`; hyphens count as
+letters) compares by its letters, then by its number as a number, then (only to break ties such as
+`rc01` and `rc1`) as text. So `rc9 < rc10 < rc17` and `alpha2 < beta1 < rc1` as projects mean them,
+where plain SemVer compares `rc9` and `rc17` as text and puts `rc17` first. Everything else is
+plain SemVer: numeric identifiers numerically and before alphanumeric ones (`rc.9 < rc.17`), other
+identifiers as ASCII text, a shorter list of identifiers before a longer one it begins, a release
+after its pre-releases. The order is total, so the latest of any set of tags is well defined, and
+development versions still sort between their tag and the next one (`0.2.0-rc9 <
+0.2.0-rc9.dev.3.gSHA < 0.2.0-rc10`). Tools that use plain SemVer (Helm's version ranges) may still
+order `rc9`/`rc17` the other way; `rc.17` style tags mean the same under both.
 """
 from __future__ import annotations
 
@@ -19,8 +32,10 @@ from dataclasses import dataclass
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
                      r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
                      r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$")
+_NUMBERED = re.compile(r"^([A-Za-z-]+)([0-9]+)$")  # an identifier such as rc17: letters, then a number
 OCI_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 DIRTY = "dirty"
+ORDERING = "SemVer precedence, with numbered identifiers like rc17 compared by number (rc9 < rc10 < rc17)"
 
 
 @dataclass(frozen=True)
@@ -39,9 +54,19 @@ class Version:
         return self.pre[-1:] == (DIRTY,)
 
     def sort_key(self):
-        """SemVer precedence: a release sorts after its pre-releases; numeric fields numerically."""
-        fields = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.pre)
+        """The order described by `ORDERING`: a total order, so sorted() and max() are deterministic."""
+        fields = tuple(_identifier_key(p) for p in self.pre)
         return (self.major, self.minor, self.patch, 0 if self.pre else 1, fields)
+
+
+def _identifier_key(identifier: str) -> tuple:
+    """Numeric identifiers first, by value; `rc17` by ("rc", 17); any other identifier by its text."""
+    if identifier.isdigit():
+        return (0, "", int(identifier), "")
+    numbered = _NUMBERED.match(identifier)
+    if numbered:
+        return (1, numbered.group(1), int(numbered.group(2)), identifier)
+    return (1, identifier, -1, identifier)
 
 
 def parse(text: str) -> Version | None:

@@ -1,14 +1,17 @@
 """Components fetched from local git repositories: at a tag and at a SHA, locked in workspace.lock,
-with an overlay BUILD.yaml, a version from their own tags, and a refusal when the lock and the
-checkout disagree."""
+with an overlay BUILD.yaml, a version from their own tags (which ksbuild's own outputs in the checkout
+do not make dirty), a checkout moved to the locked commit (refused only when it has changes of its
+own), and verify's fix for stale derived files committed upstream."""
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import DODO, Workspace, git
+from tests.conftest import DODO, Workspace, commit_all, git
 
 pytestmark = pytest.mark.integration
 UPSTREAM_BUILD = """\
@@ -23,7 +26,19 @@ artifacts:
     kind: image
     repository: quay.io/example/tool
 """
-
+# A derived file committed upstream, as its authors last generated it (stale: not upper case).
+DERIVED_BUILD = """\
+targets:
+  upper:
+    rule: command
+    srcs: [message.txt]
+    outs: [upper.txt]
+    cmd: [sh, -c, "tr a-z A-Z < message.txt > upper.txt"]
+artifacts:
+  tool:
+    kind: image
+    repository: quay.io/example/tool
+"""
 
 
 @pytest.fixture
@@ -43,6 +58,22 @@ def upstream(tmp_path) -> tuple[Path, dict[str, str]]:
     return repo, commits
 
 
+@pytest.fixture
+def derived_upstream(tmp_path) -> tuple[Path, dict[str, str]]:
+    """Two tagged releases that commit a stale derived file (upper.txt): the build rewrites it."""
+    repo = tmp_path / "derived-upstream"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    commits = {}
+    for version in ("v1.0.0", "v1.1.0"):
+        (repo / "message.txt").write_text(f"hello from {version}\n")
+        (repo / "upper.txt").write_text(f"stale {version}\n")
+        (repo / "BUILD.yaml").write_text(DERIVED_BUILD)
+        commits[version] = commit_all(repo, version)
+        git(repo, "tag", version)
+    return repo, commits
+
+
 def workspace(tmp_path: Path, url: str, rev: str) -> Workspace:
     ws = Workspace(tmp_path / "ws")
     ws.root.mkdir(exist_ok=True)
@@ -56,13 +87,20 @@ def lock(ws: Workspace) -> dict:
     return yaml.safe_load(ws.read("workspace.lock"))["components"]
 
 
+def tool_version(ws: Workspace) -> str:
+    """The version `doit versions` gives the component's artifact."""
+    found = re.search(r"^//clusteradm:tool\s+image\s+(\S+)$", ws.doit("versions").stdout, re.MULTILINE)
+    assert found, "no version for //clusteradm:tool"
+    return found[1]
+
+
 def test_a_tag_then_a_sha_locked_and_versioned(upstream, tmp_path):
     repo, commits = upstream
     ws = workspace(tmp_path, repo.as_uri(), "v1.0.0")
     ws.doit()
     assert ws.read(".ksbuild/src/clusteradm/out/shout.txt") == "HELLO FROM V1.0.0\n"
     assert lock(ws) == {"clusteradm": {"git": repo.as_uri(), "rev": "v1.0.0", "commit": commits["v1.0.0"]}}
-    assert "//clusteradm:tool  image  1.0.0" in ws.doit("versions").stdout
+    assert tool_version(ws) == "1.0.0"
 
     # the tag moves upstream: the lock keeps the build where it was
     git(repo, "tag", "-f", "v1.0.0", commits["v1.1.0"])
@@ -75,19 +113,111 @@ def test_a_tag_then_a_sha_locked_and_versioned(upstream, tmp_path):
     ws.doit()
     assert ws.read(".ksbuild/src/clusteradm/out/shout.txt") == "HELLO FROM V1.1.0\n"
     assert lock(ws)["clusteradm"]["commit"] == commits["v1.1.0"]
-    assert "//clusteradm:tool  image  1.1.0" in ws.doit("versions").stdout
+    assert tool_version(ws) == "1.1.0"
 
 
-def test_the_lock_and_the_checkout_must_agree(upstream, tmp_path):
+def test_a_checkout_moved_by_hand_goes_back_to_the_lock_unless_it_has_changes_of_its_own(upstream, tmp_path):
     repo, commits = upstream
     ws = workspace(tmp_path, repo.as_uri(), "v1.1.0")
     ws.doit()
-    git(ws.root / ".ksbuild/src/clusteradm", "checkout", "-q", "--detach", commits["v1.0.0"])
+    checkout = ws.root / ".ksbuild/src/clusteradm"
+    git(checkout, "checkout", "-q", "--detach", commits["v1.0.0"])
+    result = ws.doit()
+    assert f"moved .ksbuild/src/clusteradm from {commits['v1.0.0'][:12]} to {commits['v1.1.0'][:12]}" in result.stderr
+    assert git(checkout, "rev-parse", "HEAD") == commits["v1.1.0"]
+    assert ws.read(".ksbuild/src/clusteradm/out/shout.txt") == "HELLO FROM V1.1.0\n"
+
+    # a hand change that moving would lose: refused, with where and what to do
+    git(checkout, "checkout", "-q", "--detach", commits["v1.0.0"])
+    (checkout / "message.txt").write_text("my own change\n")
     result = ws.doit(check=False)
     assert result.returncode == 3
-    assert (f"workspace.yaml:2: component 'clusteradm': the checkout .ksbuild/src/clusteradm is at {commits['v1.0.0'][:12]}, "
-            f"but workspace.lock says {commits['v1.1.0'][:12]}") in result.stderr
+    assert (f"workspace.yaml:2: component 'clusteradm': the checkout .ksbuild/src/clusteradm is at "
+            f"{commits['v1.0.0'][:12]}, but workspace.lock says {commits['v1.1.0'][:12]}, and it has changes of "
+            f"its own: message.txt") in result.stderr
+    assert "git -C .ksbuild/src/clusteradm stash" in result.stderr and "remove .ksbuild/src/clusteradm" in result.stderr
+    assert (checkout / "message.txt").read_text() == "my own change\n"
     assert ws.read(".ksbuild/src/clusteradm/out/shout.txt") == "HELLO FROM V1.1.0\n", "nothing was rebuilt"
+
+
+def test_a_new_sha_after_new_upstream_commits(upstream, tmp_path):
+    """The mirror and the checkout lack the commit: fetched from the URL, nothing deleted by hand."""
+    repo, commits = upstream
+    ws = workspace(tmp_path, repo.as_uri(), "v1.1.0")
+    ws.doit()
+    (repo / "message.txt").write_text("hello from main\n")
+    on_main = commit_all(repo, "on main")
+    ws.write("workspace.yaml", f"components:\n  clusteradm:\n    git: {repo.as_uri()}\n    rev: {on_main}\n",
+             dedent=False)
+    ws.doit()
+    assert ws.read(".ksbuild/src/clusteradm/out/shout.txt") == "HELLO FROM MAIN\n"
+    assert lock(ws)["clusteradm"] == {"git": repo.as_uri(), "rev": on_main, "commit": on_main}
+
+    # a commit on no branch or tag (a pull request's, say): fetched by its SHA
+    git(repo, "checkout", "-q", "--detach")
+    (repo / "message.txt").write_text("hello from nowhere\n")
+    nowhere = commit_all(repo, "on no branch")
+    git(repo, "checkout", "-q", "-")
+    ws.write("workspace.yaml", f"components:\n  clusteradm:\n    git: {repo.as_uri()}\n    rev: {nowhere}\n",
+             dedent=False)
+    ws.doit()
+    assert ws.read(".ksbuild/src/clusteradm/out/shout.txt") == "HELLO FROM NOWHERE\n"
+    assert tool_version(ws) == f"1.1.1-dev.2.g{nowhere[:12]}"
+
+
+def test_switching_the_workspace_back_to_an_older_lock(derived_upstream, tmp_path):
+    """The checkout follows workspace.lock; the derived file the build rewrote in it is not a change of its own."""
+    repo, commits = derived_upstream
+    ws = workspace(tmp_path, repo.as_uri(), "v1.0.0")
+    git(ws.root, "init", "-q")
+    ws.doit()
+    older = commit_all(ws.root, "at v1.0.0")
+    ws.write("workspace.yaml", f"components:\n  clusteradm:\n    git: {repo.as_uri()}\n    rev: v1.1.0\n", dedent=False)
+    ws.doit()
+    commit_all(ws.root, "at v1.1.0")
+    assert git(ws.root, "status", "--porcelain") == "", "ksbuild's state and checkouts are ignored"
+    checkout = ws.root / ".ksbuild/src/clusteradm"
+    assert git(checkout, "status", "--porcelain") == "M upper.txt"
+    assert ws.read(".ksbuild/src/clusteradm/upper.txt") == "HELLO FROM V1.1.0\n"
+
+    git(ws.root, "checkout", "-q", older)  # the branch before the bump
+    result = ws.doit()
+    assert f"to {commits['v1.0.0'][:12]}" in result.stderr
+    assert git(checkout, "rev-parse", "HEAD") == commits["v1.0.0"]
+    assert ws.read(".ksbuild/src/clusteradm/upper.txt") == "HELLO FROM V1.0.0\n"
+    assert lock(ws)["clusteradm"]["commit"] == commits["v1.0.0"]
+    assert git(ws.root, "status", "--porcelain") == ""
+
+
+def test_derived_files_in_a_fetched_checkout_do_not_make_it_dirty(derived_upstream, tmp_path):
+    repo, commits = derived_upstream
+    ws = workspace(tmp_path, repo.as_uri(), "v1.1.0")
+    ws.doit()
+    assert git(ws.root / ".ksbuild/src/clusteradm", "status", "--porcelain") == "M upper.txt"
+    assert tool_version(ws) == "1.1.0"
+    recorded = json.loads(ws.read(".ksbuild/versions/clusteradm.json"))
+    assert (recorded["version"], recorded["dirty"], recorded["commit"]) == ("1.1.0", False, commits["v1.1.0"])
+
+    # a change of its own is one
+    ws.write(".ksbuild/src/clusteradm/message.txt", "changed by hand\n")
+    ws.doit()
+    assert tool_version(ws) == f"1.1.1-dev.0.g{commits['v1.1.0'][:12]}.dirty"
+    assert json.loads(ws.read(".ksbuild/versions/clusteradm.json"))["dirty"] is True
+
+
+def test_verify_names_the_upstream_commit_holding_stale_derived_files(derived_upstream, tmp_path):
+    repo, commits = derived_upstream
+    ws = workspace(tmp_path, repo.as_uri(), "v1.1.0")
+    git(ws.root, "init", "-q")
+    ws.doit()
+    commit_all(ws.root, "workspace")
+    result = ws.doit("verify", check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    stale = lines.index("STALE        .ksbuild/src/clusteradm/upper.txt  (clusteradm:upper)")
+    assert lines[stale + 1] == (f"             fix: the upstream commit {commits['v1.1.0'][:12]} of {repo.as_uri()} "
+                                "holds stale derived files: report it upstream, or pin a newer rev in workspace.yaml")
+    assert not any("then commit" in line for line in lines)
 
 
 def test_an_overlay_build_file_for_a_repository_without_one(upstream, tmp_path):

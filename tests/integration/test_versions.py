@@ -2,11 +2,12 @@
 make: the version scheme, KubeStellar's historical mistakes caught by `doit verify`, stamped outputs."""
 from __future__ import annotations
 
+import json
 
 import pytest
 
 from ksbuild.versioning import semver
-from ksbuild.versioning.gitversions import compute
+from ksbuild.versioning.gitversions import VERSIONS_FILE, compute, versions
 from tests.conftest import DODO, Workspace, commit_all, git
 
 pytestmark = pytest.mark.integration
@@ -45,6 +46,50 @@ def test_the_version_scheme(tmp_path):
     git(repo, "tag", "osa/v1.4.0-rc.2", third)
     (repo / "comp/file.txt").write_text("one\n")
     assert compute(str(repo / "comp"), "osa/v*").version == "1.4.0-rc.2"
+
+
+def test_numbered_release_candidates_end_at_the_highest_number(tmp_path):
+    """ocm-status-addon's tags v0.2.0-rc5 ... v0.2.0-rc17: plain SemVer would call rc9 the latest."""
+    repo = tmp_path / "osa"
+    (repo / "comp").mkdir(parents=True)
+    git(repo, "init", "-q")
+    commits = {}
+    for n in range(5, 18):
+        (repo / "comp/file.txt").write_text(f"rc{n}\n")
+        commits[n] = commit_all(repo, f"rc{n}")
+        git(repo, "tag", f"v0.2.0-rc{n}")
+    candidates = tuple(f"0.2.0-rc{n}" for n in range(5, 18))
+
+    tagged = compute(str(repo / "comp"))
+    assert (tagged.version, tagged.tag, tagged.commit) == ("0.2.0-rc17", "v0.2.0-rc17", commits[17])
+    assert tagged.released == candidates and tagged.released[-1] == "0.2.0-rc17"
+    assert tagged.ordering == semver.ORDERING
+
+    after = commit_all(repo, "after rc17")
+    assert compute(str(repo / "comp")).version == f"0.2.0-rc17.dev.1.g{after[:12]}"
+
+    # a branch from rc9 follows rc9, the highest tag reachable from its HEAD, not the latest release
+    git(repo, "checkout", "-q", "-b", "fix-rc9", commits[9])
+    fix = commit_all(repo, "a fix on rc9")
+    on_branch = compute(str(repo / "comp"))
+    assert on_branch.version == f"0.2.0-rc9.dev.1.g{fix[:12]}" and on_branch.released[-1] == "0.2.0-rc17"
+    order = ["0.2.0-rc9", on_branch.version, "0.2.0-rc10", "0.2.0-rc17", f"0.2.0-rc17.dev.1.g{after[:12]}", "0.2.0"]
+    assert sorted(order[::-1], key=lambda v: semver.parse(v).sort_key()) == order
+    git(repo, "checkout", "-q", after)
+
+    # versions recorded before `ordering` existed, or under another rule, are recomputed, not loaded
+    root, components = tmp_path / "ws", [("osa", str(repo / "comp"), "v*")]
+    assert versions(str(root), components)["osa"].released[-1] == "0.2.0-rc17"
+    state_path = root / VERSIONS_FILE
+    state = json.loads(state_path.read_text())
+    recorded = state["versions"]["osa"]
+    for stale in ({k: v for k, v in recorded.items() if k != "ordering"},
+                  {**recorded, "ordering": "SemVer precedence", "released": sorted(candidates)}):
+        state_path.write_text(json.dumps({**state, "versions": {"osa": stale}}))
+        again = versions(str(root), components)["osa"]
+        assert (again.version, again.released[-1], again.ordering) == (
+            f"0.2.0-rc17.dev.1.g{after[:12]}", "0.2.0-rc17", semver.ORDERING)
+        assert json.loads(state_path.read_text())["versions"]["osa"]["ordering"] == semver.ORDERING
 
 
 WORKSPACE = """\
@@ -127,7 +172,7 @@ def test_a_consistent_workspace_passes_and_stamps_its_outputs(released):
     listing = released.doit("versions").stdout
     assert "//ks:controller-manager-chart" in listing and "ghcr.io/kubestellar/ocm-status-addon-chart:v0.2.0-alpha.1" \
         in listing
-    assert "ks/hooks/kubestellar.yaml:4  pinned" in listing
+    assert "OK      ks/hooks/kubestellar.yaml:4\n        pinned //ks:controller-manager-chart" in listing
     sources = {p: p.read_bytes() for p in (released.root / "ks").rglob("*") if p.is_file()}
 
     released.doit()
@@ -154,14 +199,6 @@ def test_a_consistent_workspace_passes_and_stamps_its_outputs(released):
     (("ks/hooks/kubestellar.yaml", "--version, 0.20.0-rc1", "--version, v0.20.0-rc1"),
      "ks/hooks/kubestellar.yaml:4: //ks:controller-manager-chart: expected '0.20.0-rc1', found 'v0.20.0-rc1': "
      "//ks:controller-manager-chart is published without a `v`: its tag is 0.20.0-rc1 (that release exists)"),
-    # OSA: Chart.yaml says 0.2.0 while the tag is 0.2.0-alpha.1
-    (("osa/chart/Chart.yaml", "version: KSBUILD_VERSION", "version: 0.2.0"),
-     "osa/chart/Chart.yaml:3: //osa:status-addon-chart: expected 'KSBUILD_VERSION', found '0.2.0': a stamped "
-     "reference must hold the placeholder (it becomes 0.2.0-alpha.1.dev.1.g"),
-    # rc1: appVersion 0.1.0 beside an image tagged 0.20.0-rc1
-    (("ks/chart/Chart.yaml", "appVersion: KSBUILD_VERSION", "appVersion: 0.1.0"),
-     "ks/chart/Chart.yaml:4: //ks:controller-manager: expected 'KSBUILD_VERSION', found '0.1.0': a stamped "
-     "reference must hold the placeholder (it becomes 0.20.0-rc1.dev.1.g"),
     # a floating tag
     (("ks/hooks/kubestellar.yaml", "ocm-status-addon:0.2.0-alpha.1", "ocm-status-addon:latest"),
      "ks/hooks/kubestellar.yaml:3: //osa:status-addon: expected "
@@ -189,6 +226,24 @@ def test_historical_mistakes_are_reported_with_file_and_line(released, mistake, 
     assert "version reference(s) wrong" in result.stdout
 
 
+def test_hand_written_chart_versions_are_information_and_stamped_over(released):
+    # OSA's Chart.yaml said 0.2.0 while the tag was 0.2.0-alpha.1; rc1's appVersion said 0.1.0 beside
+    # an image tagged 0.20.0-rc1: the build stamps both from the tags, whatever git holds
+    released.write("osa/chart/Chart.yaml", CHART.format(name="osa", version="0.2.0", app="0.2.0"))
+    released.write("ks/chart/Chart.yaml", CHART.format(name="kcm", version="KSBUILD_VERSION", app="0.1.0"))
+    commit_all(released.root, "hand-written chart versions")
+    git(released.root, "tag", "-f", "ks/v0.20.0-rc1")
+    git(released.root, "tag", "-f", "osa/v0.2.0-alpha.1")
+    listing = released.doit("versions").stdout
+    assert "says '0.2.0' (information only: the build stamps 0.2.0-alpha.1)" in listing
+    assert "says '0.1.0' (information only: the build stamps 0.20.0-rc1)" in listing
+    released.doit()
+    assert released.read(".ksbuild/out/osa/chart/Chart.yaml") == CHART.format(
+        name="osa", version="0.2.0-alpha.1", app="0.2.0-alpha.1")
+    assert released.read(".ksbuild/out/ks/chart/Chart.yaml") == CHART.format(
+        name="kcm", version="0.20.0-rc1", app="0.20.0-rc1")
+
+
 def test_graph_draws_reference_edges_across_components(released):
     mermaid = released.doit("graph").stdout
     assert "f_ks_hooks_kubestellar_yaml -.-> a_osa_status_addon" in mermaid
@@ -204,7 +259,7 @@ def test_declaration_mistakes_are_refused(released):
                    .replace("policy: stamp", "policy: sometimes"))
     result = released.doit(check=False)
     assert result.returncode == 3
-    assert "ks/BUILD.yaml:25: reference 3: policy 'sometimes' is not one of stamp, pinned" in result.stderr
+    assert "ks/BUILD.yaml:25: reference 3: policy 'sometimes' is not one of stamp, pinned, current" in result.stderr
     released.write("ks/BUILD.yaml", KS_BUILD.replace('artifact: "//osa:status-addon"', 'artifact: "//osa:nope"'))
     result = released.doit(check=False)
     assert "ks/BUILD.yaml:16: reference in ks/hooks/kubestellar.yaml: unknown artifact '//osa:nope'" in result.stderr
