@@ -273,6 +273,9 @@ def dir_manifest(directory: str) -> str:
     return f".ksbuild/dirs/{directory}.files"
 
 
+FETCHED_DIR = ".ksbuild/src"  # where a component from another repository, NAME, is checked out: FETCHED_DIR/NAME
+
+
 def in_component(component_dir: str, relative: str) -> str:
     """A component-relative path as a workspace-relative one (a component at `.` is the workspace)."""
     return f"{component_dir}/{relative}" if component_dir not in ("", ".") else relative

@@ -112,3 +112,24 @@ def ws(generated, tmp_path) -> Workspace:
     root = tmp_path / "elsewhere" / "checkout"
     shutil.copytree(generated, root, symlinks=True)
     return Workspace(root)
+
+
+@pytest.fixture(scope="session")
+def origin(tmp_path_factory) -> tuple[Path, str]:
+    """A git repository holding the constellation, and an action cache its verify has warmed."""
+    ws = copy_constellation(tmp_path_factory.mktemp("origin") / "repo")
+    ws.write(".gitignore", ".ksbuild/\n")
+    git(ws.root, "init", "-q", "-b", "main")
+    commit_all(ws.root, "constellation")
+    ws.doit("verify")
+    return ws.root, ws.env["KSBUILD_CACHE_DIR"]
+
+
+@pytest.fixture
+def clone(origin, tmp_path) -> Workspace:
+    """A clone of `origin` that verifies from its warm action cache."""
+    root = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin[0]), str(root))
+    ws = Workspace(root)
+    ws.env["KSBUILD_CACHE_DIR"] = origin[1]
+    return ws

@@ -8,7 +8,7 @@ import time
 
 from doit.reporter import ConsoleReporter
 
-from ksbuild.cli import state
+from ksbuild import state
 from ksbuild.cli.explain import run_reason
 from ksbuild.files import write_atomically
 

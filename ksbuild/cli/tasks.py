@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ksbuild.cli import state
+from ksbuild import state
 from ksbuild.cli.commands import collect_garbage, explain_tasks, install_tool, show_graph, show_tools, show_versions
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError

@@ -1,8 +1,8 @@
 """The one executor: every action of every rule runs through `run_target`.
 
-An action runs in its own sandbox; only when it succeeded and produced every declared output
-are the outputs moved into the workspace, each by an atomic rename. A failure or an interrupt
-leaves the previous outputs untouched.
+An action runs in its own sandbox. A target's outputs reach the workspace only when every one of
+its actions succeeded and produced every declared output, each by an atomic rename (exec.pending);
+a failure or an interrupt leaves the previous outputs untouched.
 """
 from __future__ import annotations
 
@@ -229,7 +229,7 @@ def _hint(action: ActionSpec, output: str) -> str:
     """What a failure's output says, in a line: which Go package could not be loaded, for instance."""
     if action.toolchain != "go":
         return ""
-    from ksbuild.loader.goimports import explain_go_failure
+    from ksbuild.toolchain.gofailure import explain_go_failure
 
     return explain_go_failure(output, action.cwd)  # a Go action runs at its module's path
 

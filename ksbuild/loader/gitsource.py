@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import os
 import re
 import sys
@@ -21,10 +22,10 @@ import yaml
 
 from ksbuild.errors import Problems
 from ksbuild.files import write_atomically
-from ksbuild.model import Component
+from ksbuild.model import FETCHED_DIR, Component
 
 LOCK_FILE = "workspace.lock"
-SRC_DIR = ".ksbuild/src"  # where each component NAME is checked out, as SRC_DIR/NAME
+SRC_DIR = FETCHED_DIR
 FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -148,7 +149,7 @@ def _make_way(root: str, relative: str, repo, head: str, commit: str) -> None:
     """Before moving a checkout: refuse when it has changes of its own (tracked files changed, other
     than by the build); set aside what the build wrote there, which it makes again at any commit.
     Untracked files of its own stay; git refuses to overwrite one."""
-    from ksbuild.cli.state import previous_outputs
+    from ksbuild.state import previous_outputs
 
     prefix = relative + "/"
     produced = {path[len(prefix):] for outputs in previous_outputs(root).values() for path in outputs
@@ -181,10 +182,13 @@ def _make_way(root: str, relative: str, repo, head: str, commit: str) -> None:
 
 
 def _git_error(err) -> str:
-    """git's message, without GitPython's wrapping: its error line, else its last line."""
-    text = (err.stderr or str(err)).strip().removeprefix("stderr:").strip().strip("'")
-    lines = [line.strip() for line in text.splitlines() if line.strip()] or [str(err)]
-    return next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1])
+    """git's message, without GitPython's wrapping: its error line with the paths it lists, else its last line."""
+    lines = (err.stderr or str(err)).strip().removeprefix("stderr:").strip().strip("'").splitlines()
+    for at, line in enumerate(lines):
+        if line.startswith(("fatal:", "error:")):
+            listed = itertools.takewhile(lambda path: path.startswith("\t"), lines[at + 1:])
+            return " ".join([line.strip(), *(path.strip() for path in listed)])
+    return next((line.strip() for line in reversed(lines) if line.strip()), str(err))
 
 
 def _has_commit(repo, commit: str) -> bool:

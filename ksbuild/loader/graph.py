@@ -10,6 +10,7 @@ from ksbuild.errors import ConfigError, Problems
 from ksbuild.loader.buildfile import build_file_path, load_build_file
 from ksbuild.loader.context import LoaderContext
 from ksbuild.loader.globs import GLOB_CHARS, glob_regex, reaches
+from ksbuild.loader.implicit import go_package_files, kustomized_files
 from ksbuild.loader.workspace import load_workspace
 from ksbuild.model import (BuildGraph, Label, Target, TargetPlan, Workspace, action_parts, digest_of,
                            dir_manifest)
@@ -137,8 +138,8 @@ class _Planner:
                     found.extend(self._label_outputs(target, label, line))
             else:
                 found.extend(self._paths(target, entry, line, what))
-        found.extend(self._go_package_files(target))
-        found.extend(self._kustomized_files(target))
+        found.extend(go_package_files(self, target))
+        found.extend(kustomized_files(self, target))
         self._resolving.pop()
         own = set(self.outputs.get(target.label, ()))
         found = [p for p in dict.fromkeys(found) if p not in own and not self._made_by(target, p)]
@@ -215,58 +216,6 @@ class _Planner:
                     marker and carries_marker(os.path.join(self.root, path), re.compile(marker.encode(), re.M)))
             self._handwritten[path] = found
         return self._handwritten[path]
-
-    def _go_package_files(self, target: Target) -> list[str]:
-        """The Go files of the packages the rule names and of every package of the same module they
-        import, transitively (read from import declarations, as Gazelle does)."""
-        packages = RULES[target.rule].go_packages(target)
-        if not packages:
-            return []
-        from ksbuild.loader.goimports import same_module_packages
-
-        module = self.context.find_go_module(target)
-        if module is None:
-            return []  # reported when the rule plans
-        prefix = target.path("")
-
-        def relative(paths):
-            return [p[len(prefix):] for p in paths if p.startswith(prefix) or not prefix]
-
-        own = set(self.outputs.get(target.label, ()))
-        go_outputs = [p for p in self.owner if p.endswith(".go") and p not in own]
-        owned = [p.rstrip("/") for p in self.owner if p.endswith("/") and p not in own]
-        scan = same_module_packages(os.path.join(self.root, target.component_dir), module.path, packages,
-                                    generated_files=relative(go_outputs), owned=relative(owned),
-                                    skip_files=relative(own))
-        line = target.line_of("packages")
-        for entry in scan.not_found:
-            self.problems.add(target.file, line, f"{target.label}: packages: {entry!r} is no Go package directory "
-                              "of the module", f"Name a directory below {target.component_dir or '.'} that holds "
-                              ".go files (relative to go.mod).")
-        for import_path, file, import_line in scan.missing:
-            self.problems.add(target.path(file), import_line, f"import {import_path!r}: no such package in module "
-                              f"{module.path}", f"Create {target.path(import_path[len(module.path) + 1:])} or fix "
-                              f"the import (read because {target.label} generates code for a package that needs it).")
-        for file, file_line, message in scan.errors:
-            self.problems.add(target.path(file), file_line, message, "Fix the Go file: it must be UTF-8 Go source.")
-        self.watched.update(target.path(p) for p in scan.scanned + scan.listed)
-        return [target.path(p) for p in scan.files] + [target.path(d) + "/" for d in scan.generated]
-
-    def _kustomized_files(self, target: Target) -> list[str]:
-        """Every file the rule's kustomizations read, followed from kustomization.yaml at load time."""
-        directories = RULES[target.rule].kustomizations(target)
-        if not directories:
-            return []
-        from ksbuild.loader.kustomization import kustomization_inputs
-
-        found = []
-        for directory, attr in directories:
-            scan = kustomization_inputs(self.root, target.path(posixpath.normpath(directory)), self.will_exist,
-                                        named_at=(target.file, target.line_of(attr)))
-            self.problems.items.extend(scan.problems)
-            self.watched.update(scan.watched)
-            found += list(scan.files) + [d + "/" for d in scan.dirs]
-        return found
 
     def _label_outputs(self, target: Target, label: Label, line: int) -> tuple[str, ...]:
         if label in self._resolving:

@@ -23,17 +23,15 @@ import stat
 from dataclasses import dataclass
 from typing import Callable
 
-import yaml
 
 from ksbuild.errors import ConfigError, Problem
 from ksbuild.loader import yamlfile
+from ksbuild.loader.yamlguard import shape_fault
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")  # kustomize's order
 MAX_DEPTH = 50  # kustomizations nested deeper are refused
 MAX_FILES = 10_000  # files read by one build, kustomizations included
 MAX_BYTES = 1 << 20  # a kustomization file larger than this is refused
-MAX_NESTING = 100  # YAML collections nested deeper are refused (the parser recurses)
-MAX_NODES = 100_000  # YAML nodes after expanding aliases (a "billion laughs" file is refused)
 
 REFERENCE = "https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/"
 _REMOTE_MARKERS = ("://", "git@", "git::", "?ref=", "?version=", "?timeout=", "?submodules=", ".git//")
@@ -336,7 +334,7 @@ class _Walk:
         except UnicodeDecodeError as err:
             self.problem((file, raw[:err.start].count(b"\n") + 1), "not valid UTF-8", "Save the file as UTF-8.")
             return None
-        fault = _shape_fault(text)
+        fault = shape_fault(text)
         if fault:
             self.problem((file, fault[0]), fault[1], "Write the kustomization as plain nested fields and lists.")
             return None
@@ -345,45 +343,6 @@ class _Walk:
         except ConfigError as err:
             self.problems.extend(err.problems)
             return None
-
-
-def _shape_fault(text: str) -> tuple[int, str] | None:
-    """(line, message) when the YAML nests too deep or expands to too many nodes through aliases;
-    checked on libyaml's event stream, which does not recurse, before anything builds the tree."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    open_sizes: list[list] = []  # per open collection: [its nodes so far, its anchor]
-    anchors: dict[str, int] = {}  # complete anchored nodes: their expanded size
-    total = 0  # nodes of the document once aliases are expanded
-    try:
-        for event in yaml.parse(text, Loader=loader):
-            line = event.start_mark.line + 1 if event.start_mark else 0
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                if len(open_sizes) >= MAX_NESTING:
-                    return line, f"YAML nested more than {MAX_NESTING} deep"
-                open_sizes.append([1, event.anchor])
-                total += 1
-                continue
-            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                size, anchor = open_sizes.pop()
-            elif isinstance(event, yaml.ScalarEvent):
-                size, anchor = 1, event.anchor
-                total += 1
-            elif isinstance(event, yaml.AliasEvent):
-                if event.anchor not in anchors:
-                    return line, f"alias *{event.anchor} names no complete anchor (a recursive alias?)"
-                size, anchor = anchors[event.anchor], None
-                total += size
-            else:
-                continue
-            if anchor is not None:
-                anchors[anchor] = size
-            if open_sizes:
-                open_sizes[-1][0] += size
-            if total > MAX_NODES:
-                return line, f"YAML expands to more than {MAX_NODES} nodes through aliases"
-    except yaml.YAMLError:
-        return None  # a syntax error: yamlfile.parse reports it with its line
-    return None
 
 
 def _join(directory: str, name: str) -> str:

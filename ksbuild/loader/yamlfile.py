@@ -74,7 +74,15 @@ def _convert(node):
 
 
 def parse(text: str, file: str):
-    """Parse one YAML document; an empty file is an empty mapping."""
+    """Parse one YAML document; an empty file is an empty mapping. Hostile shapes (an alias bomb,
+    nesting that would exhaust the parser's recursion) are refused before any tree is built."""
+    if _may_be_hostile(text):
+        from ksbuild.loader.yamlguard import shape_fault
+
+        fault = shape_fault(text)
+        if fault:
+            raise ConfigError.one(file, fault[0], f"refused: {fault[1]}",
+                                  "Write the file without deep nesting or alias expansion.")
     try:
         node = yaml.compose(text, Loader=_BaseLoader)
         data = None if node is None else _convert(node)
@@ -97,12 +105,24 @@ def parse(text: str, file: str):
     return data
 
 
+def _may_be_hostile(text: str) -> bool:
+    """Anchors, aliases or deep nesting: only then is the event stream walked first (a cost on every
+    re-plan otherwise)."""
+    return "&" in text or "*" in text or text.count("[") + text.count("{") > 50 or " " * 120 in text
+
+
 def load(path: str, display: str):
     """Read and parse `path`; errors name it as `display` (the workspace-relative path)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as err:
         raise ConfigError.one(display, 0, f"cannot read: {err.strerror}",
                               "Create the file or fix the path that names it.") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ConfigError.one(display, line, f"not UTF-8 text (byte {data[err.start]:#04x})",
+                              "Save the file as UTF-8.") from None
     return parse(text, display)

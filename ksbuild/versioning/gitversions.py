@@ -17,10 +17,11 @@ import subprocess
 from dataclasses import asdict, dataclass
 
 from ksbuild.files import write_if_changed
+from ksbuild.model import FETCHED_DIR
 from ksbuild.versioning import semver
 
 VERSIONS_FILE = os.path.join(".ksbuild", "versions.json")
-FETCHED_DIR = ".ksbuild/src/"  # where components from other repositories are checked out
+
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def fetched_outputs(graph, component) -> tuple[str, ...]:
     under `.ksbuild/src/`) only. Its version names the upstream commit, and our regenerating a
     derived file in the checkout does not change the component. In the workspace's own repository
     derived files are committed, and one that differs is an uncommitted change like any other: ()."""
-    if not component.path.startswith(FETCHED_DIR):
+    if not component.path.startswith(FETCHED_DIR + "/"):
         return ()
     prefix = component.path + "/"
     paths = [path for plan in graph.plans.values() for path in plan.outputs]

@@ -4,7 +4,6 @@ commits all or nothing, outputs that are checked, clients through goimports, per
 with an older Go, images set at build time, and a repository that is itself the component."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Workspace, copy_constellation
+from tests.conftest import REPO, Workspace
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(shutil.which("go") is None, reason="needs Go")]
 
@@ -123,7 +122,7 @@ def test_a_chart_names_the_image_its_artifact_says_without_touching_sources(ws):
     assert "image: ghcr.io/kubestellar/ocm-status-addon:KSBUILD_VERSION" in operator
     assert "ko.local" not in operator
     ws.doit()
-    stamped = ws.read(f".ksbuild/out/ocm-status-addon/chart/templates/operator.yaml")
+    stamped = ws.read(".ksbuild/out/ocm-status-addon/chart/templates/operator.yaml")
     assert "image: ghcr.io/kubestellar/ocm-status-addon:0.0.0-dev." in stamped
     assert ws.read(f"{OSA}/config/manager/kustomization.yaml") == manager
 

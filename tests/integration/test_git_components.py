@@ -78,9 +78,13 @@ def workspace(tmp_path: Path, url: str, rev: str) -> Workspace:
     ws = Workspace(tmp_path / "ws")
     ws.root.mkdir(exist_ok=True)
     ws.write("dodo.py", DODO)
-    ws.write("workspace.yaml", f"components:\n  clusteradm:\n    git: {url}\n    rev: {rev}\n", dedent=False)
+    pin(ws, url, rev)
     ws.env["XDG_CACHE_HOME"] = str(tmp_path / "user-cache")  # the git mirrors
     return ws
+
+
+def pin(ws: Workspace, url: str, rev: str) -> None:
+    ws.write("workspace.yaml", f"components:\n  clusteradm:\n    git: {url}\n    rev: {rev}\n", dedent=False)
 
 
 def lock(ws: Workspace) -> dict:
@@ -108,8 +112,7 @@ def test_a_tag_then_a_sha_locked_and_versioned(upstream, tmp_path):
     assert ws.executed() == set()
     assert ws.read(".ksbuild/src/clusteradm/out/shout.txt") == "HELLO FROM V1.0.0\n"
 
-    ws.write("workspace.yaml", f"components:\n  clusteradm:\n    git: {repo.as_uri()}\n    rev: {commits['v1.1.0']}\n",
-             dedent=False)
+    pin(ws, repo.as_uri(), commits["v1.1.0"])
     ws.doit()
     assert ws.read(".ksbuild/src/clusteradm/out/shout.txt") == "HELLO FROM V1.1.0\n"
     assert lock(ws)["clusteradm"]["commit"] == commits["v1.1.0"]
@@ -147,8 +150,7 @@ def test_a_new_sha_after_new_upstream_commits(upstream, tmp_path):
     ws.doit()
     (repo / "message.txt").write_text("hello from main\n")
     on_main = commit_all(repo, "on main")
-    ws.write("workspace.yaml", f"components:\n  clusteradm:\n    git: {repo.as_uri()}\n    rev: {on_main}\n",
-             dedent=False)
+    pin(ws, repo.as_uri(), on_main)
     ws.doit()
     assert ws.read(".ksbuild/src/clusteradm/out/shout.txt") == "HELLO FROM MAIN\n"
     assert lock(ws)["clusteradm"] == {"git": repo.as_uri(), "rev": on_main, "commit": on_main}
@@ -158,11 +160,22 @@ def test_a_new_sha_after_new_upstream_commits(upstream, tmp_path):
     (repo / "message.txt").write_text("hello from nowhere\n")
     nowhere = commit_all(repo, "on no branch")
     git(repo, "checkout", "-q", "-")
-    ws.write("workspace.yaml", f"components:\n  clusteradm:\n    git: {repo.as_uri()}\n    rev: {nowhere}\n",
-             dedent=False)
+    pin(ws, repo.as_uri(), nowhere)
     ws.doit()
     assert ws.read(".ksbuild/src/clusteradm/out/shout.txt") == "HELLO FROM NOWHERE\n"
     assert tool_version(ws) == f"1.1.1-dev.2.g{nowhere[:12]}"
+
+    # an untracked file of its own that the new commit tracks is not overwritten
+    (repo / "notes.txt").write_text("upstream notes\n")
+    notes = commit_all(repo, "notes")
+    ws.write(".ksbuild/src/clusteradm/notes.txt", "my notes\n")
+    pin(ws, repo.as_uri(), notes)
+    result = ws.doit(check=False)
+    assert result.returncode == 3
+    assert (f"workspace.yaml:2: component 'clusteradm': cannot move the checkout .ksbuild/src/clusteradm to "
+            f"{notes[:12]}: error: The following untracked working tree files would be overwritten by checkout: "
+            "notes.txt") in result.stderr
+    assert ws.read(".ksbuild/src/clusteradm/notes.txt") == "my notes\n"
 
 
 def test_switching_the_workspace_back_to_an_older_lock(derived_upstream, tmp_path):
@@ -172,7 +185,7 @@ def test_switching_the_workspace_back_to_an_older_lock(derived_upstream, tmp_pat
     git(ws.root, "init", "-q")
     ws.doit()
     older = commit_all(ws.root, "at v1.0.0")
-    ws.write("workspace.yaml", f"components:\n  clusteradm:\n    git: {repo.as_uri()}\n    rev: v1.1.0\n", dedent=False)
+    pin(ws, repo.as_uri(), "v1.1.0")
     ws.doit()
     commit_all(ws.root, "at v1.1.0")
     assert git(ws.root, "status", "--porcelain") == "", "ksbuild's state and checkouts are ignored"
@@ -197,6 +210,8 @@ def test_derived_files_in_a_fetched_checkout_do_not_make_it_dirty(derived_upstre
     assert tool_version(ws) == "1.1.0"
     recorded = json.loads(ws.read(".ksbuild/versions/clusteradm.json"))
     assert (recorded["version"], recorded["dirty"], recorded["commit"]) == ("1.1.0", False, commits["v1.1.0"])
+    (ws.root / ".ksbuild/versions.json").unlink()  # computed again, not only fingerprinted
+    assert tool_version(ws) == "1.1.0"
 
     # a change of its own is one
     ws.write(".ksbuild/src/clusteradm/message.txt", "changed by hand\n")

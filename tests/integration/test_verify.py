@@ -20,25 +20,6 @@ TYPES = f"{KS}/api/control/v1alpha1/types.go"
 
 
 
-@pytest.fixture(scope="session")
-def origin(tmp_path_factory) -> tuple[Path, str]:
-    """A repository holding the constellation, and an action cache its verify has warmed."""
-    ws = copy_constellation(tmp_path_factory.mktemp("origin") / "repo")
-    ws.write(".gitignore", ".ksbuild/\n")
-    git(ws.root, "init", "-q", "-b", "main")
-    git(ws.root, "add", "-A")
-    git(ws.root, "commit", "-qm", "constellation")
-    ws.doit("verify")
-    return ws.root, ws.env["KSBUILD_CACHE_DIR"]
-
-
-@pytest.fixture
-def clone(origin, tmp_path) -> Workspace:
-    root = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(origin[0]), str(root))
-    ws = Workspace(root)
-    ws.env["KSBUILD_CACHE_DIR"] = origin[1]
-    return ws
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import Workspace, commit_all, copy_constellation, git
+from tests.conftest import Workspace, commit_all, git
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(shutil.which("go") is None, reason="needs Go")]
 
@@ -24,24 +23,6 @@ CRD_NAME = "CustomResourceDefinition workstatuses.status.ocm.kubestellar.io"
 STATUS_FIELDS = "spec.versions[0].schema.openAPIV3Schema.properties.status.properties"
 
 
-@pytest.fixture(scope="session")
-def origin(tmp_path_factory) -> tuple[Path, str]:
-    """A repository holding the constellation, and an action cache its verify has warmed."""
-    ws = copy_constellation(tmp_path_factory.mktemp("origin-why") / "repo")
-    ws.write(".gitignore", ".ksbuild/\n")
-    git(ws.root, "init", "-q", "-b", "main")
-    commit_all(ws.root, "constellation")
-    ws.doit("verify")
-    return ws.root, ws.env["KSBUILD_CACHE_DIR"]
-
-
-@pytest.fixture
-def clone(origin, tmp_path) -> Workspace:
-    root = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(origin[0]), str(root))
-    ws = Workspace(root)
-    ws.env["KSBUILD_CACHE_DIR"] = origin[1]
-    return ws
 
 
 def verify(ws: Workspace):

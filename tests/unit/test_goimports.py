@@ -1,7 +1,9 @@
 """Same-module Go packages found from import declarations, and Go failures explained."""
 import textwrap
 
-from ksbuild.loader.goimports import FIRST_READ, PackageScan, explain_go_failure, parse_imports, same_module_packages
+from ksbuild.loader.goimports import PackageScan, same_module_packages
+from ksbuild.loader.goparse import FIRST_READ, parse_imports
+from ksbuild.toolchain.gofailure import explain_go_failure
 
 MODULE = "example.com/m"
 
