@@ -201,6 +201,13 @@ class ActionSpec:
     go_version: str = ""  # the Go release it runs with (PATH, GOROOT); "" = the machine's Go
     dir_marker: str = ""  # a regular expression: a file in an owned directory holding it is the generator's
 
+    @property
+    def all_tools(self) -> tuple[ToolPin, ...]:
+        """The pinned tools it runs: its own, then its formatting steps'."""
+        if not self.format:
+            return self.tools
+        return tuple(dict.fromkeys(self.tools + tuple(step.tool for step in self.format)))
+
     def key_material(self) -> dict[str, Any]:
         """Everything that can change the outputs, except input contents (hashed separately)."""
         return {

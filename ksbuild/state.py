@@ -15,6 +15,7 @@ PLANS_FILE = os.path.join(STATE_DIR, "plans.json")
 PARTS_FILE = os.path.join(STATE_DIR, "plan-parts.json")
 DIR_FILES_FILE = os.path.join(STATE_DIR, "dir-outputs.json")
 OUTPUTS_FILE = os.path.join(STATE_DIR, "outputs.json")
+PENDING_OUTPUTS_DIR = os.path.join(STATE_DIR, "work", "outputs")
 
 
 def write_json(path: str, data, lines: bool = False) -> None:
@@ -63,10 +64,23 @@ def previous_outputs(root: str) -> dict[str, dict[str, list]]:
     return read_json(os.path.join(root, OUTPUTS_FILE))
 
 
-def record_outputs(root: str, outputs: dict[str, dict[str, list]]) -> None:
-    if outputs:
+def write_task_outputs(root: str, task: str, signatures: dict[str, list]) -> None:
+    """Written by the executor (in whichever process ran the task); merged at the end of the run."""
+    write_atomically(os.path.join(root, PENDING_OUTPUTS_DIR, task + ".json"), json.dumps(signatures).encode())
+
+
+def record_outputs(root: str, tasks) -> None:
+    """Merge the output signatures of the tasks that succeeded in this run into OUTPUTS_FILE."""
+    found = {}
+    for task in tasks:
+        path = os.path.join(root, PENDING_OUTPUTS_DIR, task + ".json")
+        signatures = read_json(path)
+        if signatures or os.path.exists(path):
+            found[task] = signatures
+            os.unlink(path)
+    if found:
         known = previous_outputs(root)
-        known.update(outputs)
+        known.update(found)
         write_json(os.path.join(root, OUTPUTS_FILE), known, lines=True)
 
 

@@ -35,7 +35,7 @@ class RunRecorder(ConsoleReporter):
         self.began: dict[str, float] = {}
         self.new_plans: dict[str, dict] = {}  # succeeded targets whose plan changed
         self.dir_files: dict[str, dict[str, list[str]]] = {}  # succeeded targets' owned directories
-        self.outputs: dict[str, dict[str, list]] = {}  # succeeded targets' output signatures
+        self.succeeded: list[str] = []  # targets whose output signatures the executor wrote
 
     def execute_task(self, task):
         if not is_command(task):
@@ -59,8 +59,7 @@ class RunRecorder(ConsoleReporter):
                 self.new_plans[task.name] = meta
             if values.get("dir_files"):
                 self.dir_files[task.name] = values["dir_files"]
-            if "outputs" in values:
-                self.outputs[task.name] = values["outputs"]
+            self.succeeded.append(task.name)
             record = self._record(task, values.get("status", "executed"), values.get("seconds"))
             for field in ("cache", "miss"):
                 if values.get(field):
@@ -98,7 +97,7 @@ class RunRecorder(ConsoleReporter):
                    f"{counts['up-to-date']} up to date, {counts['failed']} failed in {seconds:.1f} s")
         state.record_success(os.getcwd(), self.new_plans)
         state.record_dir_files(os.getcwd(), self.dir_files)
-        state.record_outputs(os.getcwd(), self.outputs)
+        state.record_outputs(os.getcwd(), self.succeeded)
         _write_record(RECORD_FILE, {"command": sys.argv[1:], "seconds": seconds, "counts": counts,
                                     "summary": summary}, tasks)
         self.write(summary + "\n")

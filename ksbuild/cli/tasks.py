@@ -9,7 +9,6 @@ from ksbuild.cli.commands import collect_garbage, explain_tasks, install_tool, s
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.loader.plancache import load_graph_cached
-from ksbuild.exec.sandbox import action_tools
 from ksbuild.model import BuildGraph, digest_of, dir_manifest
 from ksbuild.verify.command import verify
 
@@ -76,7 +75,7 @@ def target_tasks(graph: BuildGraph, cache):
         edited = state.changed_output(root, committed.get(task))
         if edited:  # edited by hand, or by a checkout: the build puts back what it produces
             meta["output_changed"] = edited
-        used = sorted({tool.task for action in plan.actions for tool in action_tools(action)})
+        used = sorted({tool.task for action in plan.actions for tool in action.all_tools})
         if used:  # the tools' binaries are part of the plan: a rebuilt tool reruns what uses it
             binaries = {name: installed.get(name) for name in used}
             digest, parts = with_tool_binaries(plan.digest, plan.parts, binaries)
@@ -96,7 +95,7 @@ def target_tasks(graph: BuildGraph, cache):
             "targets": [*plan.outputs, *plan.output_dirs, *map(dir_manifest, plan.output_dirs),
                         *_owned_files(plan, dir_files.get(task, {}))],
             "task_dep": [dep.task for dep in plan.deps]
-                        + sorted({t.task for a in plan.actions for t in action_tools(a)}),
+                        + sorted({t.task for a in plan.actions for t in a.all_tools}),
             "uptodate": [unchanged and not edited],
             "clean": True,
             "meta": meta,
@@ -185,6 +184,9 @@ def all_tasks(root: str):
     except ConfigError as err:
         raise InvalidDodoFile(f"ksbuild found {len(err.problems)} problem(s):\n{err}") from None
     prepare_state_dir(root)
+    import gc
+
+    gc.freeze()  # the planned graph lives until the run ends: never scan it for cycles
     if graph.artifacts:
         component_versions(graph)  # this run's versions, written where the stamp actions read them
     yield from target_tasks(graph, cache)

@@ -20,7 +20,7 @@ import time
 from ksbuild.cache.keybook import KeyBook
 from ksbuild.exec.builtins import BUILTINS
 from ksbuild.exec.pending import Pending
-from ksbuild.exec.sandbox import Sandbox, action_tools, files_under, make_sandbox
+from ksbuild.exec.sandbox import Sandbox, files_under, make_sandbox
 from ksbuild.model import ActionSpec
 
 OUTPUT_LIMIT = 20_000  # characters of a failed command's output shown
@@ -73,8 +73,10 @@ def run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...],
         values["tool_digests"] = tool_digests
     if produced:
         values["dir_files"] = produced
-    values["outputs"] = output_signatures(root, actions, produced)
-    return values
+    from ksbuild.state import write_task_outputs
+
+    write_task_outputs(root, task, output_signatures(root, actions, produced))  # not in doit's values: they
+    return values  # are read back on every run, and the no-op reads one merged file instead
 
 
 def run_action(action: ActionSpec, pending: Pending, cache=None, key: str | None = None) -> list[str]:
@@ -162,7 +164,7 @@ FORMAT_BATCH = 200  # files per formatting command
 
 def _check_tools(action: ActionSpec) -> dict[str, str]:
     """The SHA-256 of each tool binary the action uses; every one must be installed."""
-    tools = action_tools(action)
+    tools = action.all_tools
     if not tools:
         return {}
     from ksbuild.toolchain import store

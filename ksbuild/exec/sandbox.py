@@ -31,7 +31,7 @@ class Sandbox:
             "TZ": "UTC",
             "SOURCE_DATE_EPOCH": "0",
         }
-        tools = action_tools(action)
+        tools = action.all_tools
         if tools or action.toolchain == "go":
             from ksbuild.toolchain import store
             from ksbuild.toolchain.goenv import go_env
@@ -44,13 +44,6 @@ class Sandbox:
             env.update(go.sandbox_env())
         env.update(action.env)
         return env
-
-
-def action_tools(action: ActionSpec) -> tuple:
-    """The pinned tools an action runs: its own, then its formatting steps'."""
-    if not action.format:
-        return action.tools
-    return tuple(dict.fromkeys(action.tools + tuple(step.tool for step in action.format)))
 
 
 def make_sandbox(action: ActionSpec, source) -> Sandbox:

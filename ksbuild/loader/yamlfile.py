@@ -5,6 +5,8 @@ subclasses that carry the line of each key and item.
 """
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from ksbuild.errors import ConfigError
@@ -95,6 +97,9 @@ def parse(text: str, file: str):
         what = " ".join(filter(None, [err.context, err.problem]))
         raise ConfigError.one(file, line, f"YAML syntax error: {what}",
                               "Fix the YAML syntax (indentation, quoting, a missing ':').") from None
+    except RecursionError:
+        raise ConfigError.one(file, 0, "refused: YAML nested too deep", "Write the file without deep nesting.") \
+            from None
     except TypeError as err:  # an unhashable key, such as a mapping used as a key
         raise ConfigError.one(file, 0, f"YAML error: {err}", "Keys must be plain strings.") from None
     except yaml.YAMLError as err:
@@ -105,10 +110,13 @@ def parse(text: str, file: str):
     return data
 
 
+_ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[{,:-])[&*][^\s\[\]{},]")
+
+
 def _may_be_hostile(text: str) -> bool:
-    """Anchors, aliases or deep nesting: only then is the event stream walked first (a cost on every
-    re-plan otherwise)."""
-    return "&" in text or "*" in text or text.count("[") + text.count("{") > 50 or " " * 120 in text
+    """Anchors or aliases: only then is the event stream walked first (a cost on every re-plan
+    otherwise). Deep nesting without them ends in a RecursionError, which `parse` reports."""
+    return _ANCHOR_OR_ALIAS.search(text) is not None
 
 
 def load(path: str, display: str):

@@ -8,7 +8,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ksbuild.exec.sandbox import action_tools, files_under
+from ksbuild.exec.sandbox import files_under
 from ksbuild.model import BuildGraph, TargetPlan
 from ksbuild.verify.history import transitive_sources
 from ksbuild.verify.yamldiff import describe
@@ -134,6 +134,6 @@ def _install_tools(graph: BuildGraph) -> None:
     from ksbuild.toolchain import store
     from ksbuild.toolchain.goenv import go_env
 
-    used = {tool for plan in graph.plans.values() if plan.generated for a in plan.actions for tool in action_tools(a)}
+    used = {tool for plan in graph.plans.values() if plan.generated for a in plan.actions for tool in a.all_tools}
     for pin in sorted(used, key=lambda t: t.task):
         store.install(pin, go_env(pin.go))
