@@ -200,6 +200,7 @@ class ActionSpec:
     format: tuple[FormatStep, ...] = ()  # run over the outputs after the command
     go_version: str = ""  # the Go release it runs with (PATH, GOROOT); "" = the machine's Go
     dir_marker: str = ""  # a regular expression: a file in an owned directory holding it is the generator's
+    network: bool = False  # a fetch: the only kind of action that reaches the network; never cached
 
     @property
     def all_tools(self) -> tuple[ToolPin, ...]:
@@ -220,6 +221,7 @@ class ActionSpec:
             "toolchain": self.toolchain + (f"@{self.go_version}" if self.go_version else ""),
             "prepare": [[name, list(args)] for name, args in self.prepare],
             "format": [step.material() for step in self.format],
+            "network": self.network,
             "stdout": self.stdout,
             "inputs": [list(pair) for pair in self.inputs + self.input_dirs],
             "outputs": [list(pair) for pair in self.outputs + self.output_dirs],
@@ -280,6 +282,7 @@ def dir_manifest(directory: str) -> str:
     return f".ksbuild/dirs/{directory}.files"
 
 
+FETCH_RULE = "go_modules"  # the rule of the targets that fetch Go modules (rules.gofetch): scheduled, not counted
 FETCHED_DIR = ".ksbuild/src"  # where a component from another repository, NAME, is checked out: FETCHED_DIR/NAME
 
 

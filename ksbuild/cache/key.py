@@ -36,6 +36,7 @@ def action_key(action: ActionSpec, rule: str, tool_digests: dict[str, str], go_i
         "rule": rule,
         **action_parts([action], [sorted(tool_digests.items()), go_identity]),
         "platform": _platform() if not action.builtin else f"builtin-{BUILTINS_VERSION}",
+        "sandbox": _sandbox() if not action.builtin else "in-process",
     }
     key = digest_of([parts, sorted(inputs.items())])
     return ActionKey(key, dict(parts, inputs=inputs))
@@ -46,7 +47,7 @@ def explain_miss(before: dict | None, now: ActionKey) -> str:
     if not before:
         return "no entry for this key; no earlier key recorded here"
     old_parts = before.get("parts", {})
-    for part in ("format", "rule", "tools", "platform", "command", "layout"):
+    for part in ("format", "rule", "tools", "platform", "sandbox", "command", "layout"):
         if old_parts.get(part) != now.parts.get(part):
             return f"no entry for this key; {part} changed since the last run here"
     old_inputs, new_inputs = old_parts.get("inputs", {}), now.parts["inputs"]
@@ -57,6 +58,13 @@ def explain_miss(before: dict | None, now: ActionKey) -> str:
         if paths:
             return f"no entry for this key; {label}: {', '.join(paths[:3])}" + (" ..." if len(paths) > 3 else "")
     return "no entry for this key (the same key as the last run here: the cache lost it, or it was never stored)"
+
+
+def _sandbox() -> str:
+    """How the action is isolated (exec.isolation): outputs of a copy sandbox are not those of bwrap."""
+    from ksbuild.exec.isolation import mode
+
+    return mode()
 
 
 def _platform() -> str:

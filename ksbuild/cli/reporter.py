@@ -20,6 +20,11 @@ def is_target(task) -> bool:
     return bool(task.meta) and task.meta.get("ksbuild") == "target"
 
 
+def is_planned(task) -> bool:
+    """A target, or a step ksbuild planned for targets (a Go module fetch): its plan is recorded."""
+    return bool(task.meta) and task.meta.get("ksbuild") in ("target", "fetch")
+
+
 def is_command(task) -> bool:
     """ksbuild's commands (graph, ...) print their own output and nothing else."""
     return bool(task.meta) and task.meta.get("ksbuild") == "command"
@@ -46,6 +51,9 @@ class RunRecorder(ConsoleReporter):
 
     def add_success(self, task):
         super().add_success(task)
+        if is_planned(task) and not is_target(task):
+            if "parts" in task.meta:
+                self.new_plans[task.name] = task.meta
         if is_target(task):
             values = task.values or {}
             meta = task.meta

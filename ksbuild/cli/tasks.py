@@ -9,7 +9,7 @@ from ksbuild.cli.commands import collect_garbage, explain_tasks, install_tool, s
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.loader.plancache import load_graph_cached
-from ksbuild.model import BuildGraph, digest_of, dir_manifest
+from ksbuild.model import FETCH_RULE, BuildGraph, digest_of, dir_manifest
 from ksbuild.verify.command import verify
 
 _GRAPHS: dict[str, BuildGraph] = {}
@@ -71,7 +71,7 @@ def target_tasks(graph: BuildGraph, cache):
     committed = state.previous_outputs(root)
     for task, plan in graph.plans.items():
         digest, parts = plan.digest, plan.parts
-        meta = {"ksbuild": "target", "plan": digest}
+        meta = {"ksbuild": "fetch" if plan.target.rule == FETCH_RULE else "target", "plan": digest}
         edited = state.changed_output(root, committed.get(task))
         if edited:  # edited by hand, or by a checkout: the build puts back what it produces
             meta["output_changed"] = edited

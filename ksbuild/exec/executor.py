@@ -16,8 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 
 from ksbuild.cache.keybook import KeyBook
+from ksbuild.exec import isolation
 from ksbuild.exec.builtins import BUILTINS
 from ksbuild.exec.pending import Pending
 from ksbuild.exec.sandbox import Sandbox, files_under, make_sandbox
@@ -38,6 +40,9 @@ def run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...],
     started = time.monotonic()
     notes: list[str] = []
     tool_digests: dict[str, str] = {}
+    isolation.warn_if_not_hermetic()
+    if cache_config is not None and cache_config.mode == "rw" and not isolation.hermetic():
+        cache_config = replace(cache_config, mode="ro")  # what a copy sandbox made stays off shared caches
     keys = KeyBook(root, task, cache_config) if cache_config else None
     pending = Pending(root)
     sources = []
@@ -45,10 +50,10 @@ def run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...],
         for index, action in enumerate(actions):
             digests = _check_tools(action)
             tool_digests.update(digests)
-            key = keys.key(index, action, rule, digests, pending) if keys else None
+            key = keys.key(index, action, rule, digests, pending) if keys and not action.network else None
             source = _restore(action, pending, keys.cache, key) if key else None
             if source is None:
-                if keys:
+                if key:
                     keys.missed(index)
                 notes.extend(run_action(action, pending, keys.cache if keys else None, key))
             sources.append(source)
@@ -202,12 +207,13 @@ def _builtin(box: Sandbox, action: ActionSpec, name: str, args: tuple[str, ...])
 
 def _run(box: Sandbox, action: ActionSpec, argv, stdout_path: str = "", what: str = "") -> str:
     """Run a process in the sandbox; its output, or ActionFailed with the command and its output."""
+    env = box.environment(action)
+    command = isolation.wrap(argv, box, action, env, network=action.network)
     stdout = open(box.path(stdout_path), "wb") if stdout_path else subprocess.PIPE
     try:
-        process = subprocess.Popen(argv, cwd=box.path(action.cwd), env=box.environment(action),
-                                   stdin=subprocess.DEVNULL, stdout=stdout,
-                                   stderr=subprocess.PIPE if stdout_path else subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(command, cwd=box.path(action.cwd), env=env, stdin=subprocess.DEVNULL,
+                                   stdout=stdout, stderr=subprocess.PIPE if stdout_path else subprocess.STDOUT,
+                                   start_new_session=True, preexec_fn=_die_with_parent)
     except OSError as err:
         raise ActionFailed(_describe(action, box, f"could not start {what or argv[0]}: {err.strerror}", "",
                                      hint="Is the program installed, and on the sandbox PATH?", argv=argv)) from None
@@ -220,11 +226,25 @@ def _run(box: Sandbox, action: ActionSpec, argv, stdout_path: str = "", what: st
         _stop(process)
         raise
     output = (err if stdout_path else out).decode(errors="replace")
+    if process.returncode != 0 and output.startswith("bwrap: execvp"):
+        raise ActionFailed(_describe(action, box, f"could not start {what or argv[0]}", output,
+                                     hint="Is the program installed, and on the sandbox PATH?", argv=argv))
     if process.returncode != 0:
         failed = f"{what} failed" if what else "failed"
         raise ActionFailed(_describe(action, box, f"{failed} with exit code {process.returncode}", output,
                                      hint=_hint(action, output), argv=argv))
     return output
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: end with ksbuild, even when ksbuild is killed (bubblewrap then takes
+    its whole PID namespace with it; in the copy sandbox only this process is ended)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _hint(action: ActionSpec, output: str) -> str:

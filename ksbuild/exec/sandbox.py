@@ -21,7 +21,8 @@ class Sandbox:
 
     def environment(self, action: ActionSpec) -> dict[str, str]:
         """An explicit environment: nothing from the caller leaks in. Actions with tools also get
-        the Go toolchain and the machine's module settings (proxy, checksum database, caches)."""
+        the Go toolchain and the machine's module cache, read-only and without a proxy (modules come
+        from the module's fetch action, `network`), and ksbuild's own Go build cache."""
         env = {
             "PATH": BASE_PATH,
             "HOME": os.path.join(self.base, "home"),
@@ -40,10 +41,20 @@ class Sandbox:
             tool_dirs = list(dict.fromkeys(os.path.dirname(store.binary_path(tool, go_env(tool.go or action.go_version)))
                                            for tool in tools))
             env["PATH"] = os.pathsep.join([*tool_dirs, go.bin_dir, BASE_PATH])
-            env["GOPATH"] = os.path.join(self.base, "gopath")
+            env["GOPATH"] = os.path.join(self.base, "home", "go")
             env.update(go.sandbox_env())
+            env["GOCACHE"] = go_build_cache()
+            if not action.network:
+                env["GOPROXY"] = "off"
         env.update(action.env)
         return env
+
+
+def go_build_cache() -> str:
+    """ksbuild's own Go build cache, apart from the user's (see exec.isolation)."""
+    from ksbuild.toolchain import cache_home
+
+    return os.environ.get("KSBUILD_GOCACHE") or os.path.join(cache_home(), "go-build")
 
 
 def make_sandbox(action: ActionSpec, source) -> Sandbox:

@@ -15,6 +15,7 @@ from ksbuild.loader.workspace import load_workspace
 from ksbuild.model import (BuildGraph, Label, Target, TargetPlan, Workspace, action_parts, digest_of,
                            dir_manifest)
 from ksbuild.rules import RULES, Inputs
+from ksbuild.rules.gofetch import add_module_fetches
 
 
 def load_graph(root: str) -> BuildGraph:
@@ -34,7 +35,8 @@ def load_graph(root: str) -> BuildGraph:
     fetched = [f"{c.path}/.git/HEAD" for c in workspace.components if c.path.startswith(".ksbuild/src/")]
     if fetched:  # a moved checkout, or an edited lock, is checked again
         planner.watched.update(fetched + ["workspace.lock"])
-    graph = planner.run()
+    graph = add_module_fetches(planner.run(), planner.context)
+    planner.problems.raise_if_any()
     from ksbuild.versioning.plan import plan_versioning
 
     return plan_versioning(graph, artifacts, references, planner)

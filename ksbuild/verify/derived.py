@@ -41,6 +41,13 @@ def check(root: str, graph: BuildGraph, cache_config, history) -> list[TargetChe
     whether a stale file was edited by hand (see HandEdits)."""
     from ksbuild.exec.executor import run_target
 
+    from ksbuild.rules.gofetch import is_fetch
+
+    for fetch in (plan for plan in graph.plans.values() if is_fetch(plan)):  # modules first: Go actions are offline
+        outcome = run_target(root, fetch.label.task, fetch.parts["rule"], fetch.actions, cache_config)
+        if not isinstance(outcome, dict):
+            return [TargetCheck(fetch.label.task, "failed", 0.0, [Finding(
+                "failed", fetch.outputs[0], fetch.label.task, f"doit {fetch.label.task}", str(outcome.message))])]
     plans = [plan for plan in graph.plans.values() if plan.generated]
     before = {plan.label.task: _snapshot(root, plan) for plan in plans}
     _install_tools(graph)

@@ -1,0 +1,138 @@
+"""Isolation of an action's process: bubblewrap where it runs, the copy sandbox elsewhere.
+
+Under bubblewrap an action sees its execution root (read-write, at the same path as outside, so
+paths in its command need no translation), its private home and temporary directories, its
+pinned tools and Go toolchain (read-only), the system's `/usr` (read-only), and nothing else: no
+home directory, no other part of the workspace, no cache directory, no network, its own PID
+namespace (the caller's environment in /proc is out of reach), and it dies with ksbuild.
+
+Go actions also read the module cache (read-only; GOPROXY=off: modules come from the module's
+fetch action, the only kind of action that gets the network) and write a Go build cache of
+ksbuild's own, shared by the Go actions of this machine (bubblewrap 0.8 has no overlay to give
+each action a private copy; Go keys its entries by the hash of their inputs).
+
+Where bubblewrap cannot run, actions run in the copy sandbox: it holds only the declared inputs,
+but nothing stops a process from reading or writing elsewhere. Every run says so, and such
+outputs are never written to a shared cache (`hermetic` is False).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from functools import lru_cache
+
+from ksbuild.model import ActionSpec
+
+SYSTEM_DIRS = ("/usr",)  # read-only; /bin, /lib, /lib64, /sbin are links into it (merged /usr) or bound too
+NETWORK_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates")
+MODE_ENV = "KSBUILD_SANDBOX"  # bwrap (the default where it works) or copy
+
+
+class IsolationUnavailable(Exception):
+    pass
+
+
+def mode() -> str:
+    """`bwrap` or `copy`: what this machine can do, or what KSBUILD_SANDBOX asks for."""
+    wanted = os.environ.get(MODE_ENV, "")
+    if wanted == "copy":
+        return "copy"
+    if _bwrap_works():
+        return "bwrap"
+    if wanted == "bwrap":
+        raise IsolationUnavailable("KSBUILD_SANDBOX=bwrap, but bubblewrap does not run here "
+                                   f"({_bwrap_problem() or 'not installed'}); install Debian's bubblewrap")
+    return "copy"
+
+
+def hermetic() -> bool:
+    return mode() == "bwrap"
+
+
+_warned = False
+
+
+def warn_if_not_hermetic() -> None:
+    """Once per process: a copy sandbox is no isolation, and the user must know it."""
+    global _warned
+    if not _warned and mode() == "copy":
+        _warned = True
+        reason = "KSBUILD_SANDBOX=copy" if os.environ.get(MODE_ENV) == "copy" else \
+            f"bubblewrap cannot run here ({_bwrap_problem() or 'not installed'})"
+        sys.stderr.write(f"ksbuild: warning: {reason}: actions run in a copy sandbox that does not isolate them "
+                         "(not hermetic; their outputs stay out of shared caches). Install Debian's bubblewrap.\n")
+
+
+def wrap(argv, box, action: ActionSpec, env: dict[str, str], network: bool = False) -> list[str]:
+    """The command line that runs `argv` for `action` inside its sandbox `box`."""
+    if mode() != "bwrap":
+        return list(argv)
+    args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user-try"]
+    if network:
+        args.append("--share-net")
+    args += _system()
+    if network:
+        for path in NETWORK_FILES:
+            if os.path.exists(path):
+                args += ["--ro-bind", path, path]
+    for path in _readable(action, env):
+        args += ["--ro-bind", path, path]
+    for path in _writable(box, action, env):
+        args += ["--bind", path, path]
+    args += ["--chdir", box.path(action.cwd), "--"]
+    return args + list(argv)
+
+
+def _readable(action: ActionSpec, env: dict[str, str]) -> list[str]:
+    """Tools, the Go toolchain and module cache: read-only, and only when they exist."""
+    paths = [entry for entry in env.get("PATH", "").split(os.pathsep) if entry and not entry.startswith("/usr")]
+    if action.toolchain == "go" or action.all_tools:
+        paths += [env.get("GOROOT", "")] + ([] if action.network else [env.get("GOMODCACHE", "")])
+    return [p for p in dict.fromkeys(paths) if p and os.path.isdir(p)]
+
+
+def _writable(box, action: ActionSpec, env: dict[str, str]) -> list[str]:
+    paths = [box.root, os.path.join(box.base, "home"), os.path.join(box.base, "tmp")]
+    if env.get("GOCACHE") and (action.toolchain == "go" or action.all_tools):
+        os.makedirs(env["GOCACHE"], exist_ok=True)
+        paths.append(env["GOCACHE"])
+    if action.network and env.get("GOMODCACHE"):
+        os.makedirs(env["GOMODCACHE"], exist_ok=True)
+        paths.append(env["GOMODCACHE"])  # the fetch fills it
+    return paths
+
+
+def _system() -> list[str]:
+    """The system's read-only directories, /proc, /dev and a private /tmp."""
+    args = []
+    for directory in SYSTEM_DIRS:
+        args += ["--ro-bind", directory, directory]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        path = f"/{name}"
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    return args + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+
+
+@lru_cache(maxsize=1)
+def _bwrap_works() -> bool:
+    return not _bwrap_problem()
+
+
+@lru_cache(maxsize=1)
+def _bwrap_problem() -> str:
+    """'' when bubblewrap can make an isolated process here, else what went wrong."""
+    binary = shutil.which("bwrap")
+    if binary is None:
+        return "no bwrap on PATH"
+    try:
+        probe = subprocess.run([binary, "--die-with-parent", "--unshare-all", *_system(), "--", "true"],
+                               capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL,
+                               env={"PATH": "/usr/bin:/bin"})
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return str(err)
+    return "" if probe.returncode == 0 else (probe.stderr.strip().splitlines() or ["exit %d" % probe.returncode])[-1]
