@@ -79,6 +79,8 @@ class CacheSettings:
     remote_mode: str = ""
     remote_timeout: int = 0
     remote_auth_env: str = ""
+    signing_key_env: str = ""
+    require_signature: bool = False
 
     def errors(self) -> list[tuple[str, str]]:
         found = []
@@ -90,6 +92,9 @@ class CacheSettings:
             found.append(("max_size", f"max_size {self.max_size!r} is not a size such as 500MiB or 10GiB"))
         if self.remote_timeout < 0:
             found.append(("remote_timeout", "remote_timeout must not be negative"))
+        name = self.signing_key_env
+        if name and not (name.replace("_", "a").isalnum() and name.isascii() and not name[0].isdigit()):
+            found.append(("signing_key_env", f"signing_key_env {name!r} is not an environment variable name"))
         return found
 
 
@@ -118,6 +123,7 @@ class Workspace:
     tool_lines: tuple[tuple[str, int], ...] = ()  # tool name -> line in workspace.yaml
     cache: CacheSettings = CacheSettings()
     go: str = ""  # the Go release every Go action runs with, and tools are built with ("" = the machine's)
+    registries: tuple = ()  # (host, {"insecure": bool}) from workspace.yaml `registries:`
 
     def tool(self, name: str, component: str = "") -> ToolPin | None:
         """The pin of tool `name`: the component's own, else the workspace's."""
@@ -280,6 +286,15 @@ def dir_manifest(directory: str) -> str:
     """The file listing an owned directory's contents (name and SHA-256 per file), written by the
     executor whenever the directory is committed: what readers of the directory depend on."""
     return f".ksbuild/dirs/{directory}.files"
+
+
+SCRATCH = "_ksbuild"  # a directory an action's own steps write scratch files in: never an output, never reported
+OUT_PREFIX = "$out/"  # a rule's declared output under it is a build product: .ksbuild/out/COMPONENT/...
+
+
+def out_dir(component: str, relative: str) -> str:
+    """Where a component's build products go (never committed): .ksbuild/out/COMPONENT/RELATIVE."""
+    return f".ksbuild/out/{component}/{relative}"
 
 
 FETCH_RULE = "go_modules"  # the rule of the targets that fetch Go modules (rules.gofetch): scheduled, not counted

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 
-from ksbuild.files import read_json, write_atomically
+from ksbuild.files import read_json, set_aside, write_atomically
 
 STATE_DIR = ".ksbuild"
 PLANS_FILE = os.path.join(STATE_DIR, "plans.json")
@@ -16,6 +16,39 @@ PARTS_FILE = os.path.join(STATE_DIR, "plan-parts.json")
 DIR_FILES_FILE = os.path.join(STATE_DIR, "dir-outputs.json")
 OUTPUTS_FILE = os.path.join(STATE_DIR, "outputs.json")
 PENDING_OUTPUTS_DIR = os.path.join(STATE_DIR, "work", "outputs")
+
+
+DOIT_DB = os.path.join(STATE_DIR, "doit-state.sqlite")  # doit's own: what DOIT_CONFIG's dep_file names
+_SQLITE_HEADER = b"SQLite format 3\0"
+
+
+def check_doit_db(root: str) -> None:
+    """doit opens its state database before ksbuild's code runs, and stops with its own error on one
+    that is corrupt: one that is not an SQLite database is set aside first (files.set_aside), and
+    doit starts a new one (every target is then checked by its content again)."""
+    import sqlite3
+
+    path = os.path.join(root, DOIT_DB)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(_SQLITE_HEADER))
+    except OSError:
+        return
+    why = "not an SQLite database" if head and head != _SQLITE_HEADER else ""
+    if not why and head:
+        try:
+            from pathlib import Path
+
+            db = sqlite3.connect(Path(os.path.abspath(path)).as_uri() + "?mode=ro", uri=True, timeout=0.1)
+            try:
+                db.execute("SELECT task_id, task_data FROM doit LIMIT 1").fetchall()
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as err:  # locked, read-only, no table yet: doit copes; these it cannot
+            if err.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+                why = str(err)
+    if why:
+        set_aside(path, why, companions=("-journal", "-wal", "-shm"))
 
 
 def write_json(path: str, data, lines: bool = False) -> None:
@@ -27,12 +60,32 @@ def write_json(path: str, data, lines: bool = False) -> None:
     write_atomically(path, text.encode())
 
 
+def _read(path: str, entry_ok) -> dict:
+    """A state file whose every entry passes `entry_ok(value)`; one that does not is corrupt: moved
+    aside with a warning (files.set_aside), and read as empty."""
+    data = read_json(path)
+    if data and not all(isinstance(key, str) and entry_ok(value) for key, value in data.items()):
+        set_aside(path, "entries of the wrong shape")
+        return {}
+    return data
+
+
+def _strings(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _signature(value) -> bool:
+    return (isinstance(value, list) and len(value) == 3 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                               for v in value[:2]) and isinstance(value[2], str))
+
+
 def previous_plans(root: str) -> dict[str, str]:
-    return read_json(os.path.join(root, PLANS_FILE))
+    return _read(os.path.join(root, PLANS_FILE), lambda plan: isinstance(plan, str))
 
 
 def previous_parts(root: str) -> dict[str, dict]:
-    return read_json(os.path.join(root, PARTS_FILE))
+    return _read(os.path.join(root, PARTS_FILE), lambda entry: isinstance(entry, dict)
+                 and isinstance(entry.get("parts"), dict) and _strings(entry.get("inputs")))
 
 
 def record_success(root: str, succeeded: dict[str, dict]) -> None:
@@ -49,7 +102,8 @@ def record_success(root: str, succeeded: dict[str, dict]) -> None:
 
 def previous_dir_files(root: str) -> dict[str, dict[str, list[str]]]:
     """task -> owned directory -> the files it held after the task last succeeded."""
-    return read_json(os.path.join(root, DIR_FILES_FILE))
+    return _read(os.path.join(root, DIR_FILES_FILE), lambda dirs: isinstance(dirs, dict)
+                 and all(isinstance(d, str) and _strings(files) for d, files in dirs.items()))
 
 
 def record_dir_files(root: str, produced: dict[str, dict[str, list[str]]]) -> None:
@@ -61,7 +115,8 @@ def record_dir_files(root: str, produced: dict[str, dict[str, list[str]]]) -> No
 
 def previous_outputs(root: str) -> dict[str, dict[str, list]]:
     """task -> output path -> [size, mtime_ns, sha256] as its last run committed them."""
-    return read_json(os.path.join(root, OUTPUTS_FILE))
+    return _read(os.path.join(root, OUTPUTS_FILE), lambda outputs: isinstance(outputs, dict)
+                 and all(isinstance(path, str) and _signature(sig) for path, sig in outputs.items()))
 
 
 def write_task_outputs(root: str, task: str, signatures: dict[str, list]) -> None:

@@ -80,7 +80,11 @@ def copy_constellation(root: Path) -> Workspace:
     shutil.copytree(REPO / "components", root / "components", ignore=shutil.ignore_patterns(".ksbuild"))
     for name in ("workspace.yaml", "dodo.py"):
         shutil.copy(REPO / name, root / name)
-    return Workspace(root)
+    ws = Workspace(root)
+    from tests.engine import engine_env
+
+    ws.env.update(engine_env())  # its toolbox image builds through a Docker-API engine
+    return ws
 
 
 @pytest.fixture
@@ -111,7 +115,11 @@ def ws(generated, tmp_path) -> Workspace:
     """A private copy of the generated constellation (timestamps kept, so it is up to date)."""
     root = tmp_path / "elsewhere" / "checkout"
     shutil.copytree(generated, root, symlinks=True)
-    return Workspace(root)
+    ws = Workspace(root)
+    from tests.engine import engine_env
+
+    ws.env.update(engine_env())
+    return ws
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import sys
 import time
 
 RACY_SECONDS = 2.0
@@ -23,36 +24,78 @@ def sha256_file(path: str) -> str:
 class StatCache:
     def __init__(self, root: str):
         self.root = root
+        self.path = os.path.join(root, STAT_CACHE)
         self._db: sqlite3.Connection | None = None
+        self._remembering = True  # until the disk is full: digests are then computed, not remembered
 
     def _open(self) -> sqlite3.Connection:
         if self._db is None:
-            db = sqlite3.connect(os.path.join(self.root, STAT_CACHE), timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # a cache: no fsync per remembered digest
-            db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER, "
-                       "inode INTEGER, digest TEXT)")
-            self._db = db
+            self._db = _connect(self.path)
         return self._db
+
+    def _execute(self, sql: str, values: tuple):
+        """One statement; a database that is not one (garbage, a torn file) is set aside once and
+        started anew (files.set_aside), as a cache can be."""
+        try:
+            return self._open().execute(sql, values)
+        except sqlite3.DatabaseError as err:
+            if err.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+                raise
+            from ksbuild.files import set_aside
+
+            self.close()
+            set_aside(self.path, str(err), companions=("-wal", "-shm"))
+            return self._open().execute(sql, values)
 
     def digest(self, relative: str) -> str:
         """The SHA-256 of a workspace file (raises OSError when it is missing)."""
         path = os.path.join(self.root, relative)
         stat = os.stat(path)
-        db = self._open()
-        row = db.execute("SELECT size, mtime, inode, digest FROM files WHERE path = ?", (relative,)).fetchone()
+        row = self._unless_full("SELECT size, mtime, inode, digest FROM files WHERE path = ?", (relative,))
+        row = row.fetchone() if row is not None else None
         if row and row[:3] == (stat.st_size, stat.st_mtime_ns, stat.st_ino):
             return row[3]
         digest = sha256_file(path)
-        if time.time() - stat.st_mtime > RACY_SECONDS:
-            db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
-                       (relative, stat.st_size, stat.st_mtime_ns, stat.st_ino, digest))
+        if self._remembering and time.time() - stat.st_mtime > RACY_SECONDS:
+            self._unless_full("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                              (relative, stat.st_size, stat.st_mtime_ns, stat.st_ino, digest))
         return digest
+
+    def _unless_full(self, sql: str, values: tuple):
+        """The statement's cursor; None once the disk is full: one warning names it, and the build goes
+        on hashing without the cache."""
+        if not self._remembering:
+            return None
+        try:
+            return self._execute(sql, values)
+        except (sqlite3.OperationalError, OSError) as err:
+            from ksbuild.files import describe_filesystem, disk_full
+
+            code = getattr(err, "sqlite_errorcode", 0) & 0xFF
+            if code != sqlite3.SQLITE_FULL and not disk_full(err):
+                raise
+            self._remembering = False
+            sys.stderr.write(f"ksbuild: warning: no space left on {describe_filesystem(self.path)}: the stat "
+                             f"cache ({STAT_CACHE}) stops remembering digests for this run\n")
+            return None
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # a cache: no fsync per remembered digest
+        db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER, "
+                   "inode INTEGER, digest TEXT)")
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 _OPEN: dict[str, StatCache] = {}

@@ -1,26 +1,49 @@
 """Action entries: what an action produced, as paths, SHA-256 digests, sizes and modes.
 
-An entry read from a store is trusted for nothing: every path must be one the action declares
-(a declared output file, or a plain relative name inside a declared owned directory), and every
-blob is verified against its digest when it is restored.
+An entry read from a store is trusted for nothing. It must be at most MAX_ENTRY_SIZE bytes of JSON
+of exactly the expected shape, name at most MAX_ENTRY_FILES files, each a declared output file or a
+plain relative name inside a declared owned directory, no path twice and none inside another (a
+file `zz` and a file `zz/b` cannot both be restored), and each blob is verified against its size
+and digest as it is restored. With a signing key required, its signature must verify too (see
+signing.py). Anything else is InvalidEntry: a miss with a warning, never a failure.
+
+The document (format 1; "signature" is optional, and readers that do not require one ignore it):
+
+    {"format": 1,
+     "outputs": [{"path": WORKSPACE PATH, "digest": SHA256, "size": BYTES, "mode": 0..0o777}, ...],
+     "dirs": [{"path": OWNED DIR, "files": [{"name": RELATIVE NAME, "digest": ..., "size": ..., "mode": ...}]}],
+     "signature": {"scheme": "hmac-sha256-v1", "mac": HEX}}
+
+The signature covers the action key and the SHA-256 of the document without "signature", in its
+canonical form (sorted keys, no spaces, ASCII), which is the form written.
 """
 from __future__ import annotations
 
 import json
 import os
-import posixpath
 import re
+import stat
 from dataclasses import dataclass
 
-from ksbuild.cache.digests import sha256_file
+from ksbuild.cache import signing
+from ksbuild.cache.config import MAX_BLOB_SIZE, MAX_ENTRY_FILES, MAX_ENTRY_SIZE
 from ksbuild.model import ActionSpec
 
 ENTRY_FORMAT = 1
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_FIELDS = {"format", "outputs", "dirs", "signature"}
+_OUTPUT_FIELDS = {"path", "digest", "size", "mode"}
+_DIR_FIELDS = {"path", "files"}
+_NAME_FIELDS = {"name", "digest", "size", "mode"}
 
 
 class InvalidEntry(Exception):
     """An entry that cannot be restored: treated as a miss, with a warning."""
+
+
+class Uncacheable(Exception):
+    """A run's outputs the cache does not take (a link or other non-regular file, too many files,
+    a file or an entry too large): the build goes on, the action is not cached."""
 
 
 @dataclass(frozen=True)
@@ -36,22 +59,36 @@ def describe_outputs(exec_root: str, action: ActionSpec) -> list[OutputFile]:
     """The files a successful run produced: declared outputs, then the owned directories' files."""
     from ksbuild.exec.sandbox import files_under
 
-    files = []
-    for exec_path, workspace_path in action.outputs:
-        files.append(_describe(exec_root, exec_path, workspace_path))
+    pairs = list(action.outputs)
     for exec_dir, workspace_dir in action.output_dirs:
-        for name in sorted(files_under(os.path.join(exec_root, exec_dir))):
-            files.append(_describe(exec_root, f"{exec_dir}/{name}", f"{workspace_dir}/{name}"))
+        pairs += [(f"{exec_dir}/{name}", f"{workspace_dir}/{name}")
+                  for name in sorted(files_under(os.path.join(exec_root, exec_dir)))]
+    if len(pairs) > MAX_ENTRY_FILES:
+        raise Uncacheable(f"{len(pairs)} output files, more than an entry may name ({MAX_ENTRY_FILES})")
+    files, seen = [], set()
+    for exec_path, workspace_path in pairs:
+        if exec_path not in seen:  # an owned directory inside another lists its files twice
+            seen.add(exec_path)
+            files.append(_describe(exec_root, exec_path, workspace_path))
     return files
 
 
 def _describe(exec_root: str, exec_path: str, workspace_path: str) -> OutputFile:
+    import hashlib
+
     path = os.path.join(exec_root, exec_path)
-    stat = os.stat(path)
-    return OutputFile(exec_path, workspace_path, sha256_file(path), stat.st_size, stat.st_mode & 0o777)
+    found = os.lstat(path)
+    if not stat.S_ISREG(found.st_mode):
+        raise Uncacheable(f"{workspace_path} is not a regular file (a symbolic link?)")
+    if found.st_size > MAX_BLOB_SIZE:
+        raise Uncacheable(f"{workspace_path} is larger than a cached file may be ({MAX_BLOB_SIZE} bytes)")
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return OutputFile(exec_path, workspace_path, digest, found.st_size, found.st_mode & 0o777)
 
 
-def encode(action: ActionSpec, files: list[OutputFile]) -> bytes:
+def encode(action: ActionSpec, files: list[OutputFile], key: str = "", signing_key: bytes | None = None) -> bytes:
+    """The entry document; signed for the action key `key` when a signing key is given."""
     dirs = {workspace: [] for _, workspace in action.output_dirs}
     outputs = []
     for file in files:
@@ -63,44 +100,118 @@ def encode(action: ActionSpec, files: list[OutputFile]) -> bytes:
             dirs[directory].append({"name": file.workspace_path[len(directory) + 1:], **row})
     entry = {"format": ENTRY_FORMAT, "outputs": outputs,
              "dirs": [{"path": path, "files": names} for path, names in dirs.items()]}
-    return json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    data = signing.canonical(entry)
+    if signing_key is not None:
+        data = signing.canonical(dict(entry, signature=signing.signature(signing_key, key, data)))
+    if len(data) > MAX_ENTRY_SIZE:
+        raise Uncacheable(f"its entry would be {len(data)} bytes, more than an entry may ({MAX_ENTRY_SIZE})")
+    return data
 
 
-def decode(data: bytes, action: ActionSpec) -> list[OutputFile]:
-    """The entry's files, mapped to the action's declared outputs; InvalidEntry if anything is off."""
+def decode(data: bytes, action: ActionSpec, key: str = "", signing_key: bytes | None = None) -> list[OutputFile]:
+    """The entry's files, mapped to the action's declared outputs; InvalidEntry if anything is off.
+    With `signing_key`, the entry must carry that key's signature for the action key `key`."""
+    if len(data) > MAX_ENTRY_SIZE:
+        raise InvalidEntry(f"is larger than an entry may be ({MAX_ENTRY_SIZE} bytes)")
     try:
-        entry = json.loads(data)
-        if entry.get("format") != ENTRY_FORMAT:
-            raise InvalidEntry(f"unknown entry format {entry.get('format')!r}")
-        declared = {workspace: exec_path for exec_path, workspace in action.outputs}
-        owned = {workspace: exec_path for exec_path, workspace in action.output_dirs}
-        files = []
-        for row in entry["outputs"]:
-            path = row["path"]
-            if path not in declared:
-                raise InvalidEntry(f"names {path!r}, which is not a declared output")
-            files.append(_file(declared[path], path, row))
-        if sorted(r["path"] for r in entry["outputs"]) != sorted(declared):
-            raise InvalidEntry("does not hold every declared output")
-        if sorted(d["path"] for d in entry["dirs"]) != sorted(owned):
-            raise InvalidEntry("does not match the declared output directories")
-        for directory in entry["dirs"]:
-            for row in directory["files"]:
-                name = row["name"]
-                normal = posixpath.normpath(name)
-                if not isinstance(name, str) or posixpath.isabs(name) or normal != name or name.startswith(".."):
-                    raise InvalidEntry(f"names {name!r} in {directory['path']}, which is not a plain relative path")
-                files.append(_file(f"{owned[directory['path']]}/{name}", f"{directory['path']}/{name}", row))
-        return files
-    except InvalidEntry:
-        raise
-    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        entry = json.loads(data, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise InvalidEntry("is malformed (nested too deeply)") from None
+    except (ValueError, TypeError) as err:
         raise InvalidEntry(f"is malformed ({err.__class__.__name__})") from None
+    if not isinstance(entry, dict):
+        raise InvalidEntry("is malformed (not a JSON object)")
+    if type(entry.get("format")) is not int or entry["format"] != ENTRY_FORMAT:
+        raise InvalidEntry(f"unknown entry format {_short(entry.get('format'))}")
+    if set(entry) - _FIELDS or not {"outputs", "dirs"} <= set(entry):
+        raise InvalidEntry("is malformed (unexpected or missing fields)")
+    if signing_key is not None:
+        unsigned = {name: value for name, value in entry.items() if name != "signature"}
+        problem = signing.verify(signing_key, key, signing.canonical(unsigned), entry.get("signature"))
+        if problem:
+            raise InvalidEntry(problem)
+    outputs, dirs = _rows(entry["outputs"], _OUTPUT_FIELDS), _rows(entry["dirs"], _DIR_FIELDS)
+    for directory in dirs:
+        if not isinstance(directory["path"], str):
+            raise InvalidEntry("is malformed (an output directory's path is not a string)")
+        _rows(directory["files"], _NAME_FIELDS)
+    count = len(outputs) + sum(len(directory["files"]) for directory in dirs)
+    if count > MAX_ENTRY_FILES:
+        raise InvalidEntry(f"names {count} files, more than an entry may ({MAX_ENTRY_FILES})")
+
+    declared = {workspace: exec_path for exec_path, workspace in action.outputs}
+    owned = {workspace: exec_path for exec_path, workspace in action.output_dirs}
+    files = []
+    for row in outputs:
+        path = row["path"]
+        if not isinstance(path, str) or path not in declared:
+            raise InvalidEntry(f"names {_short(path)}, which is not a declared output")
+        files.append(_file(declared[path], path, row))
+    if sorted(r["path"] for r in outputs) != sorted(declared):
+        raise InvalidEntry("does not hold every declared output" if len(outputs) <= len(declared) else
+                           "names a declared output twice")
+    if sorted(d["path"] for d in dirs) != sorted(owned):
+        raise InvalidEntry("does not match the declared output directories")
+    for directory in dirs:
+        for row in directory["files"]:
+            name = row["name"]
+            if not _plain(name):
+                raise InvalidEntry(f"names {_short(name)} in {directory['path']}, which is not a plain relative path")
+            files.append(_file(f"{owned[directory['path']]}/{name}", f"{directory['path']}/{name}", row))
+    _check_layout(files)
+    return files
+
+
+def _unique_keys(pairs: list) -> dict:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("a key appears twice")
+    return found
+
+
+def _rows(value, fields: set[str]) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(row, dict) and set(row) == fields for row in value):
+        raise InvalidEntry(f"is malformed (expected a list of {{{', '.join(sorted(fields))}}})")
+    return value
+
+
+def _plain(name) -> bool:
+    """A relative path of ordinary names, that the file system can hold: no '', '.', '..', NUL."""
+    if not isinstance(name, str) or not name or "\0" in name:
+        return False
+    try:
+        encoded = os.fsencode(name)
+    except UnicodeError:
+        return False
+    parts = encoded.split(b"/")
+    return len(encoded) <= 1024 and all(part not in (b"", b".", b"..") and len(part) <= 255 for part in parts)
+
+
+def _check_layout(files: list[OutputFile]) -> None:
+    """No file twice, and no file where another needs a directory (`zz` and `zz/b`)."""
+    paths = {}
+    for file in files:
+        if file.exec_path in paths:
+            raise InvalidEntry(f"names {_short(file.workspace_path)} twice")
+        paths[file.exec_path] = file.workspace_path
+    for file in files:
+        parts = file.exec_path.split("/")
+        for end in range(1, len(parts)):
+            above = "/".join(parts[:end])
+            if above in paths:
+                raise InvalidEntry(f"names both {_short(paths[above])} and {_short(file.workspace_path)}: a file "
+                                   "cannot also be a directory")
 
 
 def _file(exec_path: str, workspace_path: str, row: dict) -> OutputFile:
     digest, size, mode = row["digest"], row["size"], row["mode"]
-    if not (isinstance(digest, str) and _DIGEST.match(digest)) or not isinstance(size, int) or \
-            not isinstance(mode, int) or not 0 <= mode <= 0o777:
-        raise InvalidEntry(f"has a bad digest, size or mode for {workspace_path!r}")
+    if not (isinstance(digest, str) and _DIGEST.fullmatch(digest)) or type(size) is not int or type(mode) is not int \
+            or not 0 <= size <= MAX_BLOB_SIZE or not 0 <= mode <= 0o777:
+        raise InvalidEntry(f"has a bad digest, size or mode for {_short(workspace_path)}")
     return OutputFile(exec_path, workspace_path, digest, size, mode)
+
+
+def _short(value) -> str:
+    """An entry's value, for a message: repr, at most 80 characters."""
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."

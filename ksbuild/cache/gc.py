@@ -16,7 +16,7 @@ def collect(directory: str, limit: int) -> tuple[int, int, int]:
             for name in names:
                 path = os.path.join(current, name)
                 try:
-                    stat = os.stat(path)
+                    stat = os.lstat(path)  # a link counts as itself: never its target's size
                 except FileNotFoundError:
                     continue
                 files.append((stat.st_mtime, kind != "ac", stat.st_size, path))

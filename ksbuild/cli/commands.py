@@ -58,19 +58,23 @@ def collect_garbage(config) -> None:
 def explain_tasks(root: str, tasks: list[str]) -> None:
     """`doit explain [TASK...]`: the last run's status, reason and cache outcome, and the key of each
     action as recorded then."""
-    import json
     import os
 
     from ksbuild.cache.keybook import record_path
-    from ksbuild.files import read_json
+    from ksbuild.files import read_json, set_aside
     from ksbuild.cli.reporter import RECORD_FILE
 
-    try:
-        with open(os.path.join(root, RECORD_FILE), encoding="utf-8") as handle:
-            records = {r["task"]: r for r in json.load(handle)["tasks"]}
-    except (OSError, ValueError, KeyError):
+    path = os.path.join(root, RECORD_FILE)
+    run = read_json(path)  # garbage is set aside, with a warning
+    listed = run.get("tasks")
+    if run and not (isinstance(listed, list) and all(isinstance(r, dict) and isinstance(r.get("task"), str)
+                                                      and isinstance(r.get("status"), str) for r in listed)):
+        set_aside(path, "not a run record")
+        run = {}
+    if not run:
         sys.stdout.write("ksbuild: no run recorded yet (.ksbuild/last-run.json): run doit first\n")
         return
+    records = {r["task"]: r for r in listed}
     for task in tasks or sorted(records):
         record = records.get(task)
         if record is None:
@@ -80,8 +84,10 @@ def explain_tasks(root: str, tasks: list[str]) -> None:
         lines = [f"{task}: {how}" + (f", because {record['reason']}" if record.get("reason") else "")]
         if record.get("miss"):
             lines.append(f"  cache: {record['miss']}")
-        for index, action in enumerate(read_json(record_path(root, task)).get("actions", [])):
-            lines.append(f"  action {index + 1}: key {action['key'][:16]}")
+        actions = read_json(record_path(root, task)).get("actions")
+        for index, action in enumerate(actions if isinstance(actions, list) else []):
+            if isinstance(action, dict) and isinstance(action.get("key"), str):
+                lines.append(f"  action {index + 1}: key {action['key'][:16]}")
         sys.stdout.write("\n".join(lines) + "\n")
 
 
@@ -109,3 +115,61 @@ def show_versions(root: str, json: str):  # noqa: A002 (doit passes params by na
             return TaskError(f"versions: cannot write {json}: {err.strerror}")
     wrong = sum(1 for check in checks if not check.ok)
     return TaskFailed(f"versions: {wrong} reference(s) wrong") if wrong else None
+
+
+def push(root: str, registry: str, targets: list[str]):
+    """`doit push [TARGET...] [--registry HOST[:PORT]]`: every built image (or those named) to its
+    artifact's repository, tagged with its version; KSBUILD_PUSH_REGISTRY overrides the registry."""
+    import os
+
+    from doit.exceptions import TaskFailed
+
+    from ksbuild.cli.tasks import component_versions, graph_for
+    from ksbuild.images.oci import ImageError
+    from ksbuild.publish.images import PublishError, plan_image_pushes, push_images
+    from ksbuild.registry.errors import RegistryError
+
+    graph = graph_for(root)
+    targets, registry = _option_after(list(targets), "--registry", registry)
+    override = registry or os.environ.get("KSBUILD_PUSH_REGISTRY", "")
+    try:
+        pushes = plan_image_pushes(graph, component_versions(graph), list(targets), override)
+        results = push_images(pushes, lambda line: sys.stdout.write(f"ksbuild: {line}\n"))
+    except (PublishError, RegistryError, ImageError) as err:
+        return TaskFailed(f"push: {err}\n  Nothing was tagged for the image that failed.")
+    sys.stdout.write(f"ksbuild: pushed {len(results)} image(s)\n")
+    return None
+
+
+def _option_after(words: list[str], name: str, value: str) -> tuple[list[str], str]:
+    """`--name VALUE` or `--name=VALUE` given after the targets (doit takes it as one of them)."""
+    rest = []
+    iterator = iter(words)
+    for word in iterator:
+        if word == name:
+            value = next(iterator, value)
+        elif word.startswith(name + "="):
+            value = word.split("=", 1)[1]
+        else:
+            rest.append(word)
+    return rest, value
+
+
+def load(root: str, targets: list[str]):
+    """`doit load TARGET`: the image, for the engine's platform, into the local Docker-API engine."""
+    from doit.exceptions import TaskFailed
+
+    from ksbuild.cli.tasks import component_versions, graph_for
+    from ksbuild.publish.engine import EngineError, load_image
+    from ksbuild.publish.images import PublishError, plan_image_pushes
+
+    if len(targets) != 1:
+        return TaskFailed("load: name one image target, e.g. `doit load kubestellar:controller-manager-image`")
+    graph = graph_for(root)
+    try:
+        (image,) = plan_image_pushes(graph, component_versions(graph), list(targets))
+        loaded = load_image(image.layout, f"{image.registry}/{image.repository}:{image.tag}")
+    except (PublishError, EngineError) as err:
+        return TaskFailed(f"load: {err}")
+    sys.stdout.write(f"ksbuild: loaded {loaded}\n")
+    return None

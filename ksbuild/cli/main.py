@@ -1,8 +1,17 @@
-"""`ksbuild`: doit, run from the workspace root found by walking up from the current directory."""
+"""`ksbuild`: doit, run from the workspace root found by walking up from the current directory.
+
+Ordinary faults end a run with one line, never a Python traceback: Ctrl-C (exit 130; the executor
+has already left the interrupted target's outputs as they were) and a full disk (which names the
+disk). `install_fault_handlers` gives plain `doit` runs the same, from ksbuild.dodo.
+"""
 from __future__ import annotations
 
 import os
 import sys
+
+INTERRUPTED = "ksbuild: interrupted; outputs of the interrupted target are unchanged"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_ERROR = 2  # doit's "error while executing a task"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,20 +24,69 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"ksbuild: {err}\n")
         return 3
     os.chdir(root)
-    from doit.doit_cmd import DoitMain
-
     args = sys.argv[1:] if argv is None else argv
-    if os.path.isfile("dodo.py"):
-        code = DoitMain().run(args)
-    else:
-        from doit.cmd_base import ModuleTaskLoader
-
-        import ksbuild.dodo
-
-        code = DoitMain(ModuleTaskLoader(vars(ksbuild.dodo))).run(args)
+    try:
+        code = _run_doit(args)
+    except BaseException as err:  # noqa: B036 (only the faults fault_exit knows; the rest re-raised)
+        code = fault_exit(err)
+        if code is None:
+            raise
     if args[:1] == ["verify"] and code == 3:
         return 2  # verify's contract for CI: 2 is a usage or configuration error (doit says 3)
     return code
+
+
+def _run_doit(args: list[str]) -> int:
+    from doit.doit_cmd import DoitMain
+
+    if os.path.isfile("dodo.py"):
+        return DoitMain().run(args)
+    from doit.cmd_base import ModuleTaskLoader
+
+    import ksbuild.dodo
+
+    return DoitMain(ModuleTaskLoader(vars(ksbuild.dodo))).run(args)
+
+
+def fault_exit(err: BaseException) -> int | None:
+    """For an ordinary fault, write its one line and return the exit code; None for anything else."""
+    from ksbuild.files import DiskFull
+
+    if isinstance(err, KeyboardInterrupt):
+        line, code = INTERRUPTED, EXIT_INTERRUPTED
+    elif isinstance(err, DiskFull):
+        line, code = str(err), EXIT_ERROR
+    else:
+        return None
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return code
+
+
+def install_fault_handlers() -> None:
+    """Under plain `doit`, which lets a KeyboardInterrupt (or an error while it records the run) reach
+    the interpreter: print the fault's one line instead of a traceback, and exit with its code."""
+    previous = sys.excepthook
+    if getattr(previous, "ksbuild", False):
+        return
+
+    def hook(kind, value, traceback):
+        code = fault_exit(value)
+        if code is None:
+            previous(kind, value, traceback)
+            return
+        os._exit(code)  # the interpreter would exit 1, or kill itself with SIGINT: not 130
+
+    hook.ksbuild = True
+    sys.excepthook = hook
 
 
 if __name__ == "__main__":

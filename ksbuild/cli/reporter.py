@@ -25,6 +25,12 @@ def is_planned(task) -> bool:
     return bool(task.meta) and task.meta.get("ksbuild") in ("target", "fetch")
 
 
+def counted_failure(task) -> bool:
+    """A failure the summary counts: a target's, or a step targets wait for (a tool install, a Go
+    module fetch): the targets behind it never run."""
+    return bool(task.meta) and task.meta.get("ksbuild") in ("target", "tool", "fetch")
+
+
 def is_command(task) -> bool:
     """ksbuild's commands (graph, ...) print their own output and nothing else."""
     return bool(task.meta) and task.meta.get("ksbuild") == "command"
@@ -41,16 +47,20 @@ class RunRecorder(ConsoleReporter):
         self.new_plans: dict[str, dict] = {}  # succeeded targets whose plan changed
         self.dir_files: dict[str, dict[str, list[str]]] = {}  # succeeded targets' owned directories
         self.succeeded: list[str] = []  # targets whose output signatures the executor wrote
+        self.running: set[str] = set()  # started and not finished: left over when the run is interrupted
 
     def execute_task(self, task):
         if not is_command(task):
             super().execute_task(task)
         if is_target(task):
             self.reasons[task.name] = run_reason(task)
+        if counted_failure(task):
             self.began[task.name] = time.monotonic()
+        self.running.add(task.name)
 
     def add_success(self, task):
         super().add_success(task)
+        self.running.discard(task.name)
         if is_planned(task) and not is_target(task):
             if "parts" in task.meta:
                 self.new_plans[task.name] = task.meta
@@ -79,8 +89,10 @@ class RunRecorder(ConsoleReporter):
             self._record(task, "up-to-date", 0.0, reason="")
 
     def add_failure(self, task, fail):
+        _without_traceback(fail)
         super().add_failure(task, fail)
-        if is_target(task):
+        self.running.discard(task.name)
+        if counted_failure(task):
             record = self._record(task, "failed", None)
             record["error"] = fail.get_name()
 
@@ -97,6 +109,7 @@ class RunRecorder(ConsoleReporter):
         super().complete_run()
         if not self.records:
             return  # a run of ksbuild's commands (graph, ...), not of targets
+        cut_short = bool(self.running)  # interrupted: cli.main says so, in one line
         tasks = list(self.records.values())
         counts = {status: sum(1 for r in tasks if r["status"] == status)
                   for status in ("executed", "cache-hit", "up-to-date", "failed")}
@@ -108,7 +121,17 @@ class RunRecorder(ConsoleReporter):
         state.record_outputs(os.getcwd(), self.succeeded)
         _write_record(RECORD_FILE, {"command": sys.argv[1:], "seconds": seconds, "counts": counts,
                                     "summary": summary}, tasks)
-        self.write(summary + "\n")
+        if not cut_short:
+            self.write(summary + "\n")
+
+
+def _without_traceback(fail) -> None:
+    """A full disk is an ordinary fault: its failure says which disk, without a Python traceback."""
+    lines = fail.traceback if isinstance(fail.traceback, list) else []
+    last = lines[-1] if lines else ""
+    if last.startswith("ksbuild.files.DiskFull: "):
+        fail.message = last.removeprefix("ksbuild.files.DiskFull: ").strip()
+        fail.traceback = []
 
 
 def _write_record(path: str, head: dict, tasks: list[dict]) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from ksbuild import state
-from ksbuild.cli.commands import collect_garbage, explain_tasks, install_tool, show_graph, show_tools, show_versions
+from ksbuild.cli.commands import (collect_garbage, explain_tasks, install_tool, load, push, show_graph, show_tools,
+                                  show_versions)
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.loader.plancache import load_graph_cached
@@ -134,6 +135,15 @@ def command_tasks(graph: BuildGraph, cache):
                params=[{"name": "json", "long": "json", "default": "", "help": "also write them as JSON here"}])
     yield dict(command, basename="explain", doc="why targets ran in the last run, and why their cache lookups missed",
                actions=[(explain_tasks, [root])], pos_arg="tasks")
+    images = [task for task, plan in graph.plans.items() if plan.target.rule in ("go_image", "docker_image")]
+    if images:
+        yield dict(command, basename="push", doc="push built images to their artifacts' repositories, tagged with "
+                   "their versions (--registry HOST to publish elsewhere)", actions=[(push, [root])],
+                   task_dep=images, pos_arg="targets",
+                   params=[{"name": "registry", "long": "registry", "default": "",
+                            "help": "publish every repository under this registry (HOST[:PORT]) instead"}])
+        yield dict(command, basename="load", doc="load an image (the engine's platform) into the local Docker-API "
+                   "engine", actions=[(load, [root])], task_dep=images, pos_arg="targets")
     yield dict(command, basename="cache-gc", doc="trim the local action cache to its size limit (oldest use first)",
                actions=[(collect_garbage, [cache])])
     if graph.workspace.all_tools:

@@ -142,5 +142,24 @@ def set_images(cwd: str, argv: tuple[str, ...]) -> None:
         os.replace(replacement, os.path.join(cwd, owner))
 
 
+def version_text(cwd: str, argv: tuple[str, ...]) -> None:
+    from ksbuild.exec.imagebuiltins import version_text as write
+
+    write(cwd, argv)
+
+
+def oci_image(cwd: str, argv: tuple[str, ...]) -> None:
+    from ksbuild.exec.imagebuiltins import oci_image as build
+
+    build(cwd, argv)
+
+
+def docker_build(cwd: str, argv: tuple[str, ...]) -> None:
+    from ksbuild.exec.imagebuiltins import docker_build as build
+
+    build(cwd, argv)
+
+
 BUILTINS = {"copy": copy, "copy_dir": copy_dir, "stamp": stamp, "split_crds": split_crds, "helm_templates": helm_templates,
-            "set_images": set_images}
+            "set_images": set_images, "version_text": version_text, "oci_image": oci_image,
+            "docker_build": docker_build}

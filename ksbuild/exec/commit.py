@@ -15,6 +15,10 @@ from ksbuild.files import write_if_changed
 from ksbuild.model import dir_manifest
 
 
+class OutsideWorkspace(OSError):
+    """An output's directory is a symbolic link leading out of the workspace: nothing is written."""
+
+
 def commit_files(root: str, exec_root: str, pairs) -> None:
     """`pairs`: (path in the sandbox, path in the workspace)."""
     staged: list[tuple[str, str]] = []
@@ -24,6 +28,7 @@ def commit_files(root: str, exec_root: str, pairs) -> None:
             if _same(source, destination):
                 continue
             os.makedirs(os.path.dirname(destination), exist_ok=True)
+            _check_inside(root, destination)
             handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(destination)}.ksbuild-",
                                                  dir=os.path.dirname(destination))
             os.close(handle)
@@ -91,6 +96,17 @@ def write_dir_manifest(root: str, workspace_dir: str, files: list[str]) -> None:
         with open(os.path.join(root, workspace_dir, name), "rb") as handle:
             lines.append(f"{hashlib.file_digest(handle, 'sha256').hexdigest()}  {name}\n")
     write_if_changed(os.path.join(root, dir_manifest(workspace_dir)), "".join(lines).encode())
+
+
+def _check_inside(root: str, destination: str) -> None:
+    """Never write through a link that leaves the workspace (a committed `gen -> /elsewhere`)."""
+    real_root, real_dir = os.path.realpath(root), os.path.realpath(os.path.dirname(destination))
+    if real_dir != real_root and not real_dir.startswith(real_root + os.sep):
+        raise OutsideWorkspace(f"{os.path.relpath(destination, root)} would be written to {real_dir}, outside the "
+                               "workspace, through a symbolic link")
+    if os.path.islink(destination):
+        raise OutsideWorkspace(f"{os.path.relpath(destination, root)} is a symbolic link; ksbuild does not write "
+                               "through it")
 
 
 def _same(source: str, destination: str) -> bool:

@@ -23,7 +23,7 @@ from ksbuild.exec import isolation
 from ksbuild.exec.builtins import BUILTINS
 from ksbuild.exec.pending import Pending
 from ksbuild.exec.sandbox import Sandbox, files_under, make_sandbox
-from ksbuild.model import ActionSpec
+from ksbuild.model import SCRATCH, ActionSpec
 
 OUTPUT_LIMIT = 20_000  # characters of a failed command's output shown
 
@@ -57,7 +57,14 @@ def run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...],
                     keys.missed(index)
                 notes.extend(run_action(action, pending, keys.cache if keys else None, key))
             sources.append(source)
-        produced = pending.commit()
+        try:
+            produced = pending.commit()
+        except OSError as err:  # a full disk, a link out of the workspace: files already renamed stay
+            from doit.exceptions import TaskFailed
+
+            where = f": {err.filename}" if err.filename else ""
+            return TaskFailed(f"{task}: cannot write its outputs: {err.strerror or err}{where}\n"
+                              "  Files already moved into place are complete; the others are as they were.")
     except ActionFailed as failure:
         from doit.exceptions import TaskFailed
 
@@ -100,7 +107,8 @@ def run_action(action: ActionSpec, pending: Pending, cache=None, key: str | None
         _format(box, action, found)
         inside_dirs = tuple(p + "/" for p, _ in action.output_dirs + action.input_dirs)
         declared = {p for p, _ in action.inputs} | {p for p, _ in action.outputs}
-        undeclared = sorted(p for p in found - declared if not p.startswith(inside_dirs))
+        undeclared = sorted(p for p in found - declared
+                            if not p.startswith(inside_dirs) and f"{SCRATCH}/" not in f"/{p}")
         if cache is not None and key:
             cache.save(key, action, box.root)
     except BaseException:

@@ -65,6 +65,7 @@ def make_sandbox(action: ActionSpec, source) -> Sandbox:
     base = tempfile.mkdtemp(prefix="ksbuild-")
     box = Sandbox(base=base, root=os.path.join(base, "root"))
     try:
+        with open(os.path.join(base, ".owner"), "w") as mark: mark.write(str(os.getpid()))  # noqa: E701, exec.stale
         for name in ("root", "home", "tmp"):
             os.mkdir(os.path.join(base, name))
         for exec_path, workspace_path in action.input_dirs:

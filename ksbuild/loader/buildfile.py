@@ -6,14 +6,14 @@ import os
 import re
 
 from ksbuild.errors import Problems
-from ksbuild.loader import yamlfile
 from ksbuild.loader.yamlfile import LinedList
 from ksbuild.loader.schema import Field, check
-from ksbuild.loader.workspace import BUILD_FILE
+from ksbuild.loader.workspace import BUILD_FILE, load_yaml
 from ksbuild.model import Component, Label, Target, in_component
 from ksbuild.rules import COMMON_FIELDS, FORMAT_FIELDS, RULES
 
 TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BUILD_FIELDS = (
     Field("targets", "mapping", "the component's targets, by name"),
     Field("artifacts", "mapping", "images and charts the component publishes, by name (see below)"),
@@ -32,7 +32,7 @@ def load_build_file(root: str, component: Component, problems: Problems):
     from ksbuild.versioning import declare
 
     file = build_file_path(component)
-    data = yamlfile.load(os.path.join(root, file), file)
+    data = load_yaml(os.path.join(root, file), file)
     if not check(data, BUILD_FIELDS, file=file, line=getattr(data, "line", 1), where=BUILD_FILE,
                  problems=problems):
         return [], [], []
@@ -45,7 +45,7 @@ def load_targets(data, component: Component, file: str, problems: Problems) -> l
     targets = []
     for name, spec in entries.items():
         line = entries.line_of(name)
-        if not isinstance(name, str) or not TARGET_NAME.match(name):
+        if not isinstance(name, str) or not TARGET_NAME.fullmatch(name):
             problems.add(file, line, f"target name {name!r} is not valid",
                          "Use letters, digits, '.', '_' and '-', starting with a letter or digit.")
             continue
@@ -72,6 +72,11 @@ def _target(component: Component, file: str, name: str, spec, line: int, problem
                      f"{hint}Known rules: {', '.join(sorted(RULES))}.")
         return None
     if not check(spec, COMMON_FIELDS + rule.fields, file=file, line=line, where=where, problems=problems):
+        return None
+    bad_names = [name for name in spec.get("env", {}) if not ENV_NAME.fullmatch(name)]
+    if bad_names:  # the process could not even be started
+        problems.add(file, spec.line_of("env"), f"{where}: env: {bad_names[0]!r} is not an environment variable name",
+                     "Use letters, digits and '_', not starting with a digit.")
         return None
     steps = spec.get("format", [])
     lines = getattr(steps, "lines", [line] * len(steps))

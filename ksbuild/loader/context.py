@@ -77,6 +77,36 @@ class LoaderContext:
             return GoModule("invalid.module", directory)
         return module
 
+    def image_artifact(self, target: Target, label: str):
+        from ksbuild.versioning.declare import resolve_label
+
+        artifact = self.planner.artifacts.get(resolve_label(label, target.label.component))
+        if artifact is None or artifact.kind != "image" or artifact.external:
+            known = ", ".join(str(a.label) for a in self.planner.artifacts.values()
+                              if a.kind == "image" and not a.external) or "none"
+            self.problem(target, "artifact", f"artifact {label!r} is not an image artifact of this workspace",
+                         f"Declare it under `artifacts:` with `kind: image` (declared: {known}).")
+            return None
+        return artifact
+
+    def read_text(self, target: Target, path: str) -> str | None:
+        self.planner.watched.add(path)
+        try:
+            with open(os.path.join(self.planner.root, path), encoding="utf-8") as handle:
+                return handle.read()
+        except (OSError, UnicodeDecodeError) as err:
+            self.problem(target, "rule", f"cannot read {path}: {getattr(err, 'strerror', None) or err}",
+                         "Create the file, or fix the path that names it.")
+            return None
+
+    def problem_at(self, target: Target, file: str, line: int, message: str, hint: str) -> None:
+        self.planner.problems.add(file, line, message, hint)
+
+    def version_file(self, component: str) -> str:
+        from ksbuild.versioning.gitversions import version_file
+
+        return version_file(component)
+
     def image(self, target: Target, value: str) -> str:
         if not value.startswith((":", "//")):
             return value

@@ -26,7 +26,50 @@ from ksbuild.model import FETCHED_DIR, Component
 
 LOCK_FILE = "workspace.lock"
 SRC_DIR = FETCHED_DIR
-FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+FULL_SHA = re.compile(r"[0-9a-f]{40}")
+URL_FORMS = ("https://HOST/PATH, ssh://[USER@]HOST[:PORT]/PATH, git://HOST/PATH, file:///PATH or "
+             "scp-like USER@HOST:PATH")
+_URL = re.compile(r"(?P<scheme>https|ssh|git|file)://(?P<authority>[^/?#]*)(?P<path>/[^?#]*)?")
+_HOST_NAME = r"([A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])"  # never starting with '-' (an ssh option)
+_HOST = re.compile(r"([A-Za-z0-9._~%!$&'()*+,;=][A-Za-z0-9._~%!$&'()*+,;=:-]*@)?" + _HOST_NAME + r"(:[0-9]{1,5})?")
+_SCP_LIKE = re.compile(r"[A-Za-z0-9._~+-]+@" + _HOST_NAME + r":(?P<path>[^:].*)")
+
+
+def url_problem(url: str) -> str:
+    """Why `url` cannot be a component's `git:` ('' when it can). Nothing a user writes may reach git as
+    an option or a transport helper (`--upload-pack=...`, `ext::sh -c ...`, `-oProxyCommand=...` as an
+    ssh host): only https://, ssh://, git:// and file:// URLs, and scp-like USER@HOST:PATH."""
+    if url.startswith("-"):
+        return "starts with '-' (git would read it as an option)"
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
+        return "holds a control character"
+    found = _URL.fullmatch(url)
+    if found:
+        authority, path = found["authority"], found["path"] or ""
+        if found["scheme"] == "file":
+            return "" if authority in ("", "localhost") and len(path) > 1 else "is not file:///ABSOLUTE/PATH"
+        if not _HOST.fullmatch(authority):
+            return f"has no valid host (found {authority!r})"
+        return "" if len(path) > 1 else "names no repository path"
+    scp = _SCP_LIKE.fullmatch(url)
+    if scp and not scp["path"].startswith("-"):
+        return ""
+    return "is not a URL ksbuild fetches from"
+
+
+def rev_problem(rev: str) -> str:
+    """Why `rev` cannot be a component's `rev:` ('' when it can): a full 40-hex commit SHA, or a tag
+    name by git's refname rules (git check-ref-format), never starting with '-'."""
+    if FULL_SHA.fullmatch(rev):
+        return ""
+    if rev.startswith("-"):
+        return "starts with '-' (git would read it as an option)"
+    parts = rev.split("/")
+    if (rev == "@" or ".." in rev or "@{" in rev or rev.endswith(".")
+            or any(not part or part.startswith(".") or part.endswith(".lock") for part in parts)
+            or any(ord(char) < 0x21 or ord(char) == 0x7F or char in "~^:?*[\\" for char in rev)):
+        return "is not a valid tag name (see `git check-ref-format`)"
+    return ""
 
 
 def fetch_components(root: str, sources, problems: Problems) -> list[Component]:
@@ -38,14 +81,23 @@ def fetch_components(root: str, sources, problems: Problems) -> list[Component]:
     components = []
     for name, url, rev, line, tags in sources:
         locked = lock.get(name, {})
+        if not isinstance(locked, dict):
+            locked = {}
         try:
-            if FULL_SHA.match(rev):
+            if url_problem(url) or rev_problem(rev):  # checked when workspace.yaml loads; never reaches git
+                raise _Refused(f"refused git {url!r} at rev {rev!r}: {url_problem(url) or rev_problem(rev)}",
+                               f"Give a URL of the form {URL_FORMS}, and a tag or a full commit SHA.")
+            if FULL_SHA.fullmatch(rev):
                 commit = rev
                 if locked.get("git") == url and locked.get("rev") == rev and locked.get("commit") != rev:
                     raise _Refused(f"{LOCK_FILE} records {locked.get('commit')} for rev {rev}",
                                    f"Fix {LOCK_FILE} (its entry must equal the SHA), or delete the entry.")
             elif locked.get("git") == url and locked.get("rev") == rev:
-                commit = locked["commit"]
+                commit = locked.get("commit")
+                if not isinstance(commit, str) or not FULL_SHA.fullmatch(commit):
+                    raise _Refused(f"{LOCK_FILE} records {commit!r} for rev {rev}, which is not a full commit SHA",
+                                   f"Fix {LOCK_FILE} (40 hexadecimal digits), or delete the entry to resolve "
+                                   f"{rev} again.")
             else:
                 commit = _resolve(url, rev)
             checkout = _checkout(root, name, url, commit)
@@ -90,7 +142,7 @@ def _mirror(url: str):
 def _fetch(url: str):
     mirror = _mirror(url)
     with _locked(mirror.git_dir):
-        mirror.git.fetch("--prune", "--force", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+        mirror.git.fetch("--prune", "--force", "--", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
     return mirror
 
 
@@ -112,7 +164,7 @@ def _mirror_with(url: str, commit: str):
         _fetch(url)
         if not _has_commit(mirror, commit):
             with _locked(mirror.git_dir):
-                mirror.git.fetch("--quiet", url, commit)
+                mirror.git.fetch("--quiet", "--", url, commit)
     return mirror
 
 
@@ -134,9 +186,9 @@ def _checkout(root: str, name: str, url: str, commit: str) -> str:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         repo = git.Repo.clone_from(_mirror_with(url, commit).git_dir, path, no_checkout=True)
     if not _has_commit(repo, commit):  # from the mirror, fetched first if it lacks the commit too
-        repo.git.fetch("--quiet", _mirror_with(url, commit).git_dir, commit)
+        repo.git.fetch("--quiet", "--", _mirror_with(url, commit).git_dir, commit)
     try:
-        repo.git.checkout("--quiet", "--detach", commit)
+        repo.git.checkout("--quiet", "--detach", commit, "--")  # a commit, never a path or an option
     except git.GitCommandError as err:  # untracked files of its own in the way, say
         raise _Refused(f"cannot move the checkout {relative} to {commit[:12]}: {_git_error(err)}",
                        f"Move away what git names there, or remove {relative}.") from None

@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 
 from ksbuild.errors import ConfigError, Problems
 from ksbuild.loader.buildfile import build_file_path, load_build_file
 from ksbuild.loader.context import LoaderContext
 from ksbuild.loader.globs import GLOB_CHARS, glob_regex, reaches
 from ksbuild.loader.implicit import go_package_files, kustomized_files
-from ksbuild.loader.workspace import load_workspace
-from ksbuild.model import (BuildGraph, Label, Target, TargetPlan, Workspace, action_parts, digest_of,
-                           dir_manifest)
+from ksbuild.loader.gitsource import LOCK_FILE
+from ksbuild.loader.workspace import BUILD_FILE, WORKSPACE_FILE, load_workspace
+from ksbuild.model import (OUT_PREFIX, BuildGraph, Label, Target, TargetPlan, Workspace, action_parts, digest_of,
+                           dir_manifest, out_dir)
 from ksbuild.rules import RULES, Inputs
+from ksbuild.state import STATE_DIR
 from ksbuild.rules.gofetch import add_module_fetches
 
 
@@ -61,6 +64,12 @@ class _Planner:
         self._manifests: dict[str, set[str]] = {}
         self.context = LoaderContext(self)
         self.artifacts: dict = {}  # Label -> versioning.declare.Artifact
+        self.below: dict[str, tuple[Target, str]] = {}  # directory every output path goes through -> a path's owner
+        self.real_root = os.path.realpath(self.root)
+        self.real_root_slash = self.real_root.rstrip("/") + "/"
+        self._above: dict[str, str] = {}  # directory -> the file in its place, if any (see _file_above)
+        self.build_files = {build_file_path(c) for c in workspace.components}
+        self._real_dirs: dict[str, str] = {}
 
     def run(self) -> BuildGraph:
         for target in self.targets.values():
@@ -99,7 +108,7 @@ class _Planner:
         for relative, attr in declared:
             line = target.line_of(attr)
             path = self._inside_component(target, relative, line, attr)
-            if path is None:
+            if path is None or not self._may_write(target, path, relative, line, attr):
                 continue
             previous = self.owner.get(path)
             if previous and previous[0].label != target.label:
@@ -109,12 +118,112 @@ class _Planner:
                                   f"({other.file}:{other.line_of(other_attr)})",
                                   "An output has exactly one producer; remove it from one of the targets.")
                 continue
+            if not previous and self._shape_clash(target, path, line):
+                continue
             self.owner[path] = (target, attr)
+            directory = path.rstrip("/") if path.endswith("/") else posixpath.dirname(path)
+            while directory and directory not in self.below:
+                self.below[directory] = (target, attr)
+                directory = posixpath.dirname(directory)
             paths.append(path)
         self.outputs[target.label] = tuple(dict.fromkeys(paths))
 
+    def _may_write(self, target: Target, path: str, relative: str, line: int, attr: str) -> bool:
+        """An output never replaces a source of the build itself (workspace.yaml, workspace.lock, dodo.py,
+        any BUILD.yaml), ksbuild's state or git's, nor is written through a symbolic link that leads out
+        of the workspace, nor is a file where a directory is, or below a file."""
+        name = path.rstrip("/")
+        inside = name[len(target.component_dir) + 1:] if target.component_dir not in ("", ".") else name
+        what = ""
+        if name.rpartition("/")[2] == BUILD_FILE or name in (WORKSPACE_FILE, LOCK_FILE, "dodo.py") \
+                or name in self.build_files:
+            what = f"{name.rpartition('/')[2]}, a file the build is defined by"
+        elif "/.git/" in f"/{name}/":
+            what = "git's own files"
+        elif not relative.startswith(OUT_PREFIX) and (f"{inside}/".startswith(STATE_DIR + "/") or (
+                f"{name}/".startswith(STATE_DIR + "/") and not target.component_dir.startswith(STATE_DIR + "/"))):
+            what = "ksbuild's state (.ksbuild/)"
+        if what:
+            self.problems.add(target.file, line, f"{target.label}: {attr} path {relative!r} would overwrite {what}",
+                              "Outputs never replace sources or state: write the result to another file.")
+            return False
+        try:
+            mode = os.lstat(os.path.join(self.root, name)).st_mode
+        except OSError:
+            mode = 0
+        real = self.escapes(name, link=stat.S_ISLNK(mode))
+        if real:
+            self.problems.add(target.file, line, f"{target.label}: {attr} path {relative!r} goes through a "
+                              f"symbolic link leading out of the workspace (to {real})",
+                              "Outputs are written inside the workspace: remove the link, or write elsewhere.")
+            return False
+        if not path.endswith("/") and stat.S_ISDIR(mode):
+            self.problems.add(target.file, line, f"{target.label}: {attr} path {relative!r} is a directory",
+                              "Name a file, or end the path with '/' if the rule takes a directory.")
+            return False
+        blocking = self._file_above(posixpath.dirname(name))
+        if blocking:
+            self.problems.add(target.file, line, f"{target.label}: {attr} path {relative!r} is below {blocking!r}, "
+                              "which is a file", "Name a path whose directories are directories.")
+            return False
+        return True
+
+    def _file_above(self, directory: str) -> str:
+        """The nearest existing one of `directory` and its ancestors, when it is not a directory ('')."""
+        if not directory:
+            return ""
+        if directory not in self._above:
+            full = os.path.join(self.root, directory)
+            if os.path.isdir(full):
+                self._above[directory] = ""
+            elif os.path.lexists(full):
+                self._above[directory] = directory
+            else:
+                self._above[directory] = self._file_above(posixpath.dirname(directory))
+        return self._above[directory]
+
+    def _shape_clash(self, target: Target, path: str, line: int) -> bool:
+        """Report a path declared as a file by one output and as a directory by another (`a/b` and
+        `a/b/`, or `a/b` and `a/b/c`): the build could never produce both."""
+        name = path.rstrip("/")
+        if path.endswith("/"):
+            clash = self.owner.get(name)  # a file of that name
+        else:
+            clash = self.owner.get(name + "/") or self.below.get(name)  # a directory, or paths below it
+        if clash is None:
+            directory = posixpath.dirname(name)
+            while directory and clash is None:
+                clash = self.owner.get(directory)
+                directory = posixpath.dirname(directory)
+        if clash is None:
+            return False
+        other, other_attr = clash
+        self.problems.add(target.file, line, f"{target.label}: output {path!r} needs a file and a directory at one "
+                          f"path, with an output of {other.label} ({other.file}:{other.line_of(other_attr)})",
+                          "A path is a file or a directory, never both: rename one of the outputs.")
+        return True
+
+    def escapes(self, path: str, link: bool | None = None) -> str:
+        """Where a workspace path really is, when a symbolic link on its way (or itself) leads out of the
+        workspace; '' when it stays inside (whether it exists or not). `link`: whether the path itself
+        is a symbolic link, when the caller knows."""
+        full = os.path.join(self.root, path)
+        directory, base = os.path.split(full)
+        real_dir = self._real_dirs.get(directory)
+        if real_dir is None:
+            real_dir = self._real_dirs[directory] = os.path.realpath(directory)
+        if link is None:
+            link = os.path.islink(full)
+        real = os.path.realpath(full) if link else f"{real_dir}/{base}"
+        if real.startswith(self.real_root_slash) or real == self.real_root:
+            return ""
+        return real
+
     def _inside_component(self, target: Target, relative: str, line: int, attr: str) -> str | None:
-        """The workspace path of a declared output; a directory keeps its trailing '/'."""
+        """The workspace path of a declared output; a directory keeps its trailing '/'. A rule's
+        build products that are not committed (`$out/...`) go to .ksbuild/out/COMPONENT/."""
+        if relative.startswith(OUT_PREFIX):
+            return out_dir(target.label.component, relative[len(OUT_PREFIX):])
         normal = posixpath.normpath(relative)
         if posixpath.isabs(relative) or normal == ".." or normal.startswith("../") or normal == ".":
             self.problems.add(target.file, line,
@@ -133,17 +242,23 @@ class _Planner:
                    for index, entry in enumerate(target.attrs.get("srcs", []))]
         entries += [(entry, target.line_of(attr), f"{attr} (rule {target.rule} reads it)")
                     for entry, attr in RULES[target.rule].implicit_srcs(target)]
+        own = set(self.outputs.get(target.label, ()))  # known unless the outputs follow the srcs (copy)
         for entry, line, what in entries:
             if entry.startswith((":", "//")):
                 label = self._label(target, entry, line, "srcs")
                 if label is not None:
                     found.extend(self._label_outputs(target, label, line))
-            else:
-                found.extend(self._paths(target, entry, line, what))
-        found.extend(go_package_files(self, target))
-        found.extend(kustomized_files(self, target))
+                continue
+            paths = self._paths(target, entry, line, what)
+            if paths and not GLOB_CHARS.search(entry) and (paths[0] in own or self._made_by(target, paths[0])):
+                self.problems.add(target.file, line, f"{target.label}: {what}: {entry!r} is also an output of "
+                                  "the target", "A target cannot rewrite its own input; write the result to "
+                                  "another file.")
+                continue
+            found.extend(paths)
+        implicit = go_package_files(self, target) + kustomized_files(self, target)
+        found.extend(self._inside_workspace(target, implicit, target.line, "an input found from the rule's files"))
         self._resolving.pop()
-        own = set(self.outputs.get(target.label, ()))
         found = [p for p in dict.fromkeys(found) if p not in own and not self._made_by(target, p)]
         files, dirs = self._split_owned_dirs(target, found)
         for path in files + [d + "/" for d in dirs]:
@@ -236,8 +351,15 @@ class _Planner:
             return []
         pattern = target.path(normal)
         if GLOB_CHARS.search(entry):
-            matches = self.glob_paths(pattern)
-            if not matches:
+            if ".." in entry.split("/"):  # `*/..` is not what normpath makes of it: refuse, never guess
+                self.problems.add(target.file, line, f"{target.label}: {what}: glob {entry!r} holds '..'",
+                                  "Write the glob without '..': it matches files below the component only.")
+                return []
+            outside: list[str] = []
+            matches = self.glob_paths(pattern, outside)
+            for path in outside:
+                self._report_outside(target, path, line, what)
+            if not matches and not outside:
                 self.problems.add(target.file, line, f"{target.label}: {what}: glob {entry!r} matches no file",
                                   "Fix the pattern, or remove it if the files are gone.")
             return matches
@@ -245,22 +367,46 @@ class _Planner:
             return [pattern]  # another target writes it: the plan does not depend on it being there now
         self.watched.add(posixpath.dirname(pattern) or ".")  # a source's deletion must be noticed
         if os.path.isfile(os.path.join(self.root, pattern)):
-            return [pattern]
+            return self._inside_workspace(target, [pattern], line, what)
         self.problems.add(target.file, line, f"{target.label}: {what}: file {entry!r} does not exist "
                           "and no target produces it", f"Create {pattern}, or fix the path.")
         return []
 
-    def glob_paths(self, pattern: str) -> list[str]:
+    def _inside_workspace(self, target: Target, paths: list[str], line: int, what: str) -> list[str]:
+        """`paths` without the sources a symbolic link takes out of the workspace, each reported."""
+        kept = []
+        for path in paths:
+            if not path.endswith("/") and self.producer(path) is None and self.escapes(path):
+                self._report_outside(target, path, line, what)
+            else:
+                kept.append(path)
+        return kept
+
+    def _report_outside(self, target: Target, path: str, line: int, what: str) -> None:
+        self.problems.add(target.file, line, f"{target.label}: {what}: {path!r} leads out of the workspace "
+                          f"through a symbolic link (to {self.escapes(path)})",
+                          "Inputs are files inside the workspace: replace the link by the file, or remove it.")
+
+    def glob_paths(self, pattern: str, outside: list[str] | None = None) -> list[str]:
         """Files on disk and declared outputs matching `pattern`; hidden names and .ksbuild/ are
-        skipped. The directories walked are watched: their listing decides the result."""
+        skipped. The directories walked are watched: their listing decides the result. A file (or the
+        glob's fixed directory) that a symbolic link takes out of the workspace is never a match: it
+        goes to `outside`. Symbolic links to directories are never followed."""
         segments = pattern.split("/")
-        fixed = next(i for i, seg in enumerate(segments) if GLOB_CHARS.search(seg))
+        fixed = next((i for i, seg in enumerate(segments) if GLOB_CHARS.search(seg)), None)
+        if fixed is None:  # nothing to expand
+            return [pattern] if os.path.isfile(os.path.join(self.root, pattern)) else []
         prefix = "/".join(segments[:fixed]) or "."
         max_depth = None if "**" in pattern else len(segments) - fixed - 1
         matcher = glob_regex(pattern)
         found = set()
         top = os.path.join(self.root, prefix)
-        for current, dirs, files in os.walk(top):
+        walk = os.walk(top)
+        if prefix != "." and self.escapes(prefix):
+            if outside is not None:
+                outside.append(prefix)
+            walk = ()  # never walked
+        for current, dirs, files in walk:
             below = os.path.relpath(current, top).replace(os.sep, "/")
             relative = posixpath.normpath(posixpath.join(prefix, below))
             self.watched.add(relative)
@@ -272,6 +418,10 @@ class _Planner:
             for name in files:
                 path = name if relative == "." else f"{relative}/{name}"
                 if not name.startswith(".") and matcher.match(path):
+                    if os.path.islink(os.path.join(current, name)) and self.escapes(path):
+                        if outside is not None:
+                            outside.append(path)
+                        continue
                     found.add(path)
         found.update(p for p in self.owner if matcher.match(p))
         found.update(d for d in self.owner if d.endswith("/") and reaches(prefix, d, "**" in pattern))
@@ -354,9 +504,14 @@ class _Planner:
                             f"{self.producer(dirs[0] + '/').label} owns",
                             "Read it with a rule that takes whole directories (command, kustomize_build, ...).")
         actions = self.context.finish(target, rule.owned_marker, rule.plan(target, inputs, self.context))
+        if not declared and not any(p.message.startswith(f"{target.label}:") for p in self.problems.items):
+            attr = "outs" if "outs" in target.attrs else "rule"
+            self.problems.add(target.file, target.line_of(attr), f"{target.label}: declares no output: a target "
+                              "must produce something", "Name the files it writes (for `command`, in `outs`).")
         clash = sorted(set(inputs.all) & set(outputs))
         if clash:
-            self.problems.add(target.file, target.line, f"{target.label}: {clash[0]!r} is both an input and an output",
+            self.problems.add(target.file, target.line_of("srcs"),
+                              f"{target.label}: {clash[0]!r} is both an input and an output",
                               "A target cannot rewrite its own input; write the result to another file.")
         file_deps = inputs.all + tuple(dir_manifest(d) for d in dirs)
         parts = {"rule": f"{rule.name}@{rule.version}", "inputs": digest_of(list(file_deps)),
@@ -364,4 +519,4 @@ class _Planner:
                  **action_parts(actions, self.context.toolchain_identity(actions))}
         return TargetPlan(target=target, rule_version=rule.version, actions=actions, inputs=file_deps,
                           outputs=outputs, output_dirs=output_dirs, deps=tuple(sorted(self.edges[target.label])),
-                          parts=parts)
+                          generated=rule.commits_outputs, parts=parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 
 from ksbuild.model import Target
 from ksbuild.rules import RULES
@@ -44,7 +45,37 @@ def go_package_files(planner, target: Target) -> list[str]:
     for file, file_line, message in scan.errors:
         planner.problems.add(target.path(file), file_line, message, "Fix the Go file: it must be UTF-8 Go source.")
     planner.watched.update(target.path(p) for p in scan.scanned + scan.listed)
-    return [target.path(p) for p in scan.files] + [target.path(d) + "/" for d in scan.generated]
+    files = list(scan.files)
+    if scan.generated:  # packages another target generates import packages too: read them as committed
+        below = same_module_packages(os.path.join(planner.root, target.component_dir), module.path,
+                                     [f"{d}/..." for d in scan.generated], generated_files=relative(go_outputs),
+                                     skip_files=relative(own))
+        planner.watched.update(target.path(p) for p in below.scanned + below.listed)
+        inside = tuple(d + "/" for d in scan.generated)
+        files += [p for p in below.files if not p.startswith(inside)]
+    found = [target.path(p) for p in dict.fromkeys(files)] + [target.path(d) + "/" for d in scan.generated]
+    return found + embedded_files(planner, target, found)
+
+
+EMBED = re.compile(r"^//go:embed\s+(.+)$", re.M)
+
+
+def embedded_files(planner, target: Target, go_files: list[str]) -> list[str]:
+    """Files that `//go:embed` patterns in the Go files name (another target's outputs included)."""
+    found = []
+    for path in go_files:
+        if path.endswith("/") or not os.path.isfile(os.path.join(planner.root, path)):
+            continue
+        with open(os.path.join(planner.root, path), "rb") as handle:
+            data = handle.read()
+        if b"go:embed" not in data:
+            continue
+        for line in EMBED.findall(data.decode("utf-8", "replace")):
+            for pattern in line.split():
+                pattern = pattern.strip('"`').removeprefix("all:")
+                if pattern and not pattern.startswith(("/", "..")):
+                    found += planner.glob_paths(posixpath.join(posixpath.dirname(path), pattern))
+    return found
 
 def kustomized_files(planner, target: Target) -> list[str]:
     """Every file the rule's kustomizations read, followed from kustomization.yaml at load time."""

@@ -18,6 +18,7 @@ from ksbuild.model import BuildGraph
 CACHE_FILE = os.path.join(".ksbuild", "plan.pickle")
 FORMAT = 1
 RACY_SECONDS = 2.0
+_PICKLE_HEAD = pickle.PROTO  # what a pickle of protocol 2 or later (as _write makes) starts with
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -39,12 +40,31 @@ def _key(root: str) -> tuple:
 
 
 def _read(path: str, key: tuple) -> BuildGraph | None:
+    """The cached graph, if still valid. A plan pickled by other code (ksbuild changed) is merely
+    stale, and replaced; one that is not a pickle of ours at all (garbage, a torn file) is corrupt:
+    it is set aside with one warning (files.set_aside), then replaced."""
     try:
         with open(path, "rb") as handle:
+            if handle.read(1) != _PICKLE_HEAD:
+                raise pickle.UnpicklingError("not a plan pickled by ksbuild")
+            handle.seek(0)
             entry = pickle.load(handle)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+    except OSError:
         return None
-    if not isinstance(entry, dict) or entry.get("key") != key:
+    except (EOFError, pickle.UnpicklingError, ValueError, IndexError, KeyError, OverflowError, MemoryError,
+            UnicodeDecodeError) as err:
+        from ksbuild.files import set_aside
+
+        set_aside(path, str(err) or type(err).__name__)
+        return None
+    except (AttributeError, ImportError, TypeError):  # pickled by other code
+        return None
+    if not isinstance(entry, dict):
+        from ksbuild.files import set_aside
+
+        set_aside(path, "not a plan pickled by ksbuild")
+        return None
+    if entry.get("key") != key:
         return None
     graph = entry.get("graph")
     if not isinstance(graph, BuildGraph) or entry.get("stamps") != _stamps(graph.workspace.root, graph.watched):

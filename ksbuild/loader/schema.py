@@ -79,7 +79,23 @@ def check(mapping: Any, fields: tuple[Field, ...], *, file: str, line: int, wher
             problems.add(file, _line(mapping, spec.name),
                          f"{where}: field {spec.name!r} must be {spec.kind_text}, not {type_name(value)}",
                          f"{spec.name}: {spec.doc}")
+        elif spec.kind not in ("mapping", "list") and _holds_nul(value):  # those are checked item by item
+            ok = False
+            problems.add(file, _line(mapping, spec.name), f"{where}: field {spec.name!r} holds a NUL character",
+                         "No path, command, argument or name can hold one: remove the \\0.")
     return ok
+
+
+def _holds_nul(value: Any) -> bool:
+    """A NUL character anywhere in a string of `value` (a `"\\0"` escape): no file name, argument or
+    environment variable can carry one, so it would only fail later, far from its line."""
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _line(mapping: Any, key: Any) -> int:

@@ -17,7 +17,7 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 RESERVED_NAMES = frozenset({
     "build", "generate", "graph", "verify", "versions", "tools", "tool", "cache-gc", "explain",
     "run", "list", "info", "clean", "forget", "ignore", "help", "auto", "dumpdb", "strace",
-    "reset-dep", "tabcompletion",
+    "reset-dep", "tabcompletion", "push", "load", "release", "publish",
 })
 
 WORKSPACE_FIELDS = (
@@ -26,6 +26,11 @@ WORKSPACE_FIELDS = (
     Field("cache", "mapping", "the action cache: local directory and size, and a remote shared by CI runners"),
     Field("go", "string", "the Go release every Go action runs with and tools are built with, e.g. \"1.26.8\" "
           "(Go fetches it through the module proxy); default: the machine's Go"),
+    Field("registries", "mapping", "settings per registry host (HOST or HOST:PORT): `insecure: true` allows plain "
+          "HTTP, for a registry on 127.0.0.1 (never for a public one)"),
+)
+REGISTRY_FIELDS = (
+    Field("insecure", "bool", "speak plain HTTP to it (a loopback or test registry)"),
 )
 CACHE_FIELDS = (
     Field("dir", "string", "the local cache directory (default ~/.cache/ksbuild/actions; env KSBUILD_CACHE_DIR)"),
@@ -37,6 +42,10 @@ CACHE_FIELDS = (
     Field("remote_timeout", "int", "seconds before a remote request gives up (default 5)"),
     Field("remote_auth_env", "string", "the environment variable whose value is sent as the Authorization "
           "header (default KSBUILD_REMOTE_CACHE_AUTH); it never appears in logs or errors"),
+    Field("signing_key_env", "string", "the environment variable holding the key that signs the entries this "
+          "machine writes (HMAC-SHA-256; default KSBUILD_CACHE_SIGNING_KEY); its value is never stored or shown"),
+    Field("require_signature", "bool", "use only entries signed with that key; unsigned or badly signed ones are "
+          "misses with a warning (default false; env KSBUILD_CACHE_REQUIRE_SIGNATURE=1)"),
 )
 TOOL_FIELDS = (
     Field("package", "string", "the Go package of the command, e.g. sigs.k8s.io/controller-tools/cmd/controller-gen",
@@ -77,7 +86,7 @@ def find_root(start: str) -> str | None:
 
 def load_workspace(root: str) -> Workspace:
     root = os.path.abspath(root)
-    data = yamlfile.load(os.path.join(root, WORKSPACE_FILE), WORKSPACE_FILE)
+    data = load_yaml(os.path.join(root, WORKSPACE_FILE), WORKSPACE_FILE)
     problems = Problems()
     check(data, WORKSPACE_FIELDS, file=WORKSPACE_FILE, line=getattr(data, "line", 1), where="workspace.yaml",
           problems=problems)
@@ -88,7 +97,7 @@ def load_workspace(root: str) -> Workspace:
     components, git_sources, own = [], [], {}
     for name, spec in entries.items():
         line = entries.line_of(name)
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             problems.add(WORKSPACE_FILE, line, f"component name {name!r} is not valid",
                          "Use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit.")
             continue
@@ -106,7 +115,8 @@ def load_workspace(root: str) -> Workspace:
         go = _go_release(spec, where, problems) or workspace_go
         own[name] = (tuple(_tools(spec.get("tools") or {}, problems, go, owner=name)), go if "go" in spec else "")
         if "git" in spec:
-            git_sources.append((name, spec["git"], spec["rev"], line, spec.get("tags", "v*")))
+            if _git_source_ok(spec, where, problems):
+                git_sources.append((name, spec["git"], spec["rev"], line, spec.get("tags", "v*")))
             continue
         path = _component_path(spec["path"], root, problems, spec.line_of("path"), where)
         if path is not None:
@@ -119,9 +129,80 @@ def load_workspace(root: str) -> Workspace:
     tools = _tools(data.get("tools") or {}, problems, workspace_go)
     cache = _cache(data.get("cache"), problems)
     problems.raise_if_any()
+    registries = _registries(data.get("registries"), problems)
+    problems.raise_if_any()
     return Workspace(root=root, file=WORKSPACE_FILE, components=tuple(components), tools=tuple(tools), cache=cache,
                      tool_lines=tuple((t.name, (data.get("tools") or {}).line_of(t.name)) for t in tools),
-                     go=workspace_go)
+                     go=workspace_go, registries=registries)
+
+
+REGISTRY_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
+
+
+def _registries(entries, problems: Problems) -> tuple:
+    """`registries:` as ((host, {"insecure": bool}), ...)."""
+    found = []
+    for host, spec in (entries or {}).items() if isinstance(entries, dict) else ():
+        line = entries.line_of(host)
+        if not isinstance(host, str) or not REGISTRY_HOST.match(host):
+            problems.add(WORKSPACE_FILE, line, f"registry {host!r} is not a host or host:port",
+                         "Write it as in an image name: 127.0.0.1:5000, registry.example.org.")
+            continue
+        if check(spec, REGISTRY_FIELDS, file=WORKSPACE_FILE, line=line, where=f"registry {host!r}", problems=problems):
+            found.append((host, {"insecure": bool(spec.get("insecure", False))}))
+    return tuple(found)
+
+
+def load_yaml(path: str, display: str):
+    """yamlfile.load, with a value no constructor accepts (`2020-13-45` read as a date) reported at its
+    line instead of escaping as a ValueError."""
+    try:
+        return yamlfile.load(path, display)
+    except (ValueError, OverflowError) as err:
+        raise ConfigError.one(display, _bad_scalar_line(path), f"YAML value error: {err}",
+                              "Quote the value to make it a string.") from None
+
+
+def _bad_scalar_line(path: str) -> int:
+    """The line of the first scalar PyYAML cannot construct (0 if none is found): only on that error."""
+    import yaml
+
+    constructor = yaml.constructor.SafeConstructor()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            pending = [yaml.compose(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))]
+    except (OSError, ValueError, yaml.YAMLError):
+        return 0
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node)
+            except (ValueError, OverflowError):
+                return node.start_mark.line + 1
+            except yaml.YAMLError:
+                continue
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            pending.extend(item for pair in node.value for item in pair)
+    return 0
+
+
+def _git_source_ok(spec, where: str, problems: Problems) -> bool:
+    """A `git:` URL and `rev:` that can never reach git as an option (see gitsource.url_problem)."""
+    from ksbuild.loader.gitsource import URL_FORMS, rev_problem, url_problem
+
+    ok = True
+    if url_problem(spec["git"]):
+        problems.add(WORKSPACE_FILE, spec.line_of("git"), f"{where}: git {spec['git']!r} {url_problem(spec['git'])}",
+                     f"Give the repository's URL as {URL_FORMS}.")
+        ok = False
+    if rev_problem(spec["rev"]):
+        problems.add(WORKSPACE_FILE, spec.line_of("rev"), f"{where}: rev {spec['rev']!r} {rev_problem(spec['rev'])}",
+                     "Give a tag name (as `git tag` lists it) or a full 40-character commit SHA.")
+        ok = False
+    return ok
 
 
 def _go_release(spec, where: str, problems: Problems) -> str:
@@ -144,7 +225,7 @@ def _tools(entries, problems: Problems, go: str, owner: str = "") -> list[ToolPi
     for name, spec in entries.items():
         line = entries.line_of(name)
         where = f"tool {name!r}" + (f" of component {owner!r}" if owner else "")
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             problems.add(WORKSPACE_FILE, line, f"tool name {name!r} is not valid",
                          "Use lower-case letters, digits, '.', '_' and '-'.")
             continue
@@ -187,6 +268,14 @@ def _component_path(raw: str, root: str, problems: Problems, line: int, where: s
         problems.add(WORKSPACE_FILE, line, f"{where}: path {raw!r} is outside the workspace",
                      "Give a directory inside the workspace, relative to workspace.yaml.")
         return None
+    real_root = os.path.realpath(root)
+    for place in (path, os.path.join(path, BUILD_FILE)):
+        real = os.path.realpath(os.path.join(root, place))
+        if real != real_root and not real.startswith(real_root + os.sep):
+            problems.add(WORKSPACE_FILE, line, f"{where}: {place!r} is a symbolic link leading out of the "
+                         f"workspace (to {real})", "Components live inside the workspace: replace the link by "
+                         "the directory, or fetch the repository with `git` and `rev`.")
+            return None
     if not os.path.isfile(os.path.join(root, path, BUILD_FILE)):
         problems.add(WORKSPACE_FILE, line, f"{where}: no {BUILD_FILE} in {path!r}",
                      f"Create {path}/{BUILD_FILE} (it may hold just `targets: {{}}`) or fix the path.")

@@ -49,6 +49,18 @@ class PlanContext(Protocol):
         """An `images:` value: an image artifact's label becomes REPOSITORY:PLACEHOLDER (stamped later);
         anything else is a fixed image reference."""
 
+    def image_artifact(self, target: Target, label: str):
+        """The image artifact `label` names (versioning.declare.Artifact), or None (reported)."""
+
+    def read_text(self, target: Target, path: str) -> str | None:
+        """A workspace file's text, read at load time (None, reported, when it cannot be read)."""
+
+    def problem_at(self, target: Target, file: str, line: int, message: str, hint: str) -> None:
+        """Report a problem located in another file (a Dockerfile's line)."""
+
+    def version_file(self, component: str) -> str:
+        """The workspace path of the file holding `component`'s version for this run."""
+
     def scratch(self, target: Target, name: str) -> str:
         """A workspace path under .ksbuild/work/ for an intermediate file of the target."""
 
@@ -77,6 +89,7 @@ class Rule:
     # A regular expression found near the top of every file its generator writes into an owned
     # directory: such a file no longer produced is removed even when no record says it was produced.
     owned_marker: str = ""
+    commits_outputs: bool = True  # its outputs are derived files committed to git (`doit generate`, verify)
 
 
 def in_place(paths) -> tuple[tuple[str, str], ...]:
@@ -85,9 +98,10 @@ def in_place(paths) -> tuple[tuple[str, str], ...]:
 
 
 def _registry() -> dict[str, Rule]:
-    from ksbuild.rules import command, copy, golang, kustomize
+    from ksbuild.rules import command, copy, golang, images, kustomize
 
-    rules = (command.RULE, copy.RULE, kustomize.KUSTOMIZE_BUILD, kustomize.HELM_TEMPLATES, *golang.RULES)
+    rules = (command.RULE, copy.RULE, kustomize.KUSTOMIZE_BUILD, kustomize.HELM_TEMPLATES, *golang.RULES,
+             images.GO_IMAGE, images.DOCKER_IMAGE)
     return {rule.name: rule for rule in rules}
 
 

@@ -12,6 +12,10 @@ class NotARepository(Exception):
     pass
 
 
+class NoCommits(NotARepository):
+    """A repository whose HEAD names no commit yet (`git init`, nothing committed)."""
+
+
 @dataclass(frozen=True)
 class Checkout:
     root: str  # the copy's workspace root
@@ -30,6 +34,12 @@ def open_repo(workspace_root: str):
     return repo
 
 
+def _require_commit(repo) -> None:
+    """Verify compares with HEAD and reads its history: a repository without a commit has neither."""
+    if not repo.head.is_valid():
+        raise NoCommits(f"{repo.working_tree_dir} is a git repository with no commits yet")
+
+
 def uncommitted(repo, workspace_root: str) -> tuple[str, ...]:
     """Workspace-relative paths that differ from HEAD: modified, added, deleted or untracked."""
     prefix = os.path.relpath(workspace_root, repo.working_tree_dir).replace(os.sep, "/")
@@ -44,6 +54,7 @@ def uncommitted(repo, workspace_root: str) -> tuple[str, ...]:
 def committed(workspace_root: str, scratch: str, revision: str = "HEAD") -> Checkout:
     """The committed tree of `revision`, written under `scratch`."""
     repo = open_repo(workspace_root)
+    _require_commit(repo)
     commit = repo.commit(revision)
     for blob in commit.tree.traverse():
         if blob.type != "blob":
@@ -62,6 +73,7 @@ def committed(workspace_root: str, scratch: str, revision: str = "HEAD") -> Chec
 def working_tree(workspace_root: str, scratch: str) -> Checkout:
     """The working tree as it is: tracked and untracked files, not ignored ones."""
     repo = open_repo(workspace_root)
+    _require_commit(repo)
     listing = repo.git.ls_files("-z", "--cached", "--others", "--exclude-standard").split("\0")
     top = repo.working_tree_dir
     for path in filter(None, listing):

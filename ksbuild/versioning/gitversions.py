@@ -32,6 +32,7 @@ class ComponentVersion:
     dirty: bool
     released: tuple[str, ...]  # every version the component's tags name, oldest first by `ordering`
     ordering: str  # how tags were ordered (semver.ORDERING): the latest release, the tag HEAD follows
+    commit_time: int  # the commit's time (seconds since 1970): SOURCE_DATE_EPOCH of what it builds
 
     @property
     def publishable(self) -> bool:
@@ -90,7 +91,7 @@ def compute(directory: str, pattern: str = "v*", outputs=()) -> ComponentVersion
     try:
         repo = git.Repo(directory, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return ComponentVersion("0.0.0-dev.0.gunknown", "", "", True, (), semver.ORDERING)
+        return ComponentVersion("0.0.0-dev.0.gunknown", "", "", True, (), semver.ORDERING, 0)
     repo.git.update_environment(GIT_OPTIONAL_LOCKS="0")
     prefix = pattern.split("*", 1)[0]
     tags = {}
@@ -103,18 +104,19 @@ def compute(directory: str, pattern: str = "v*", outputs=()) -> ComponentVersion
     try:
         head = repo.head.commit.hexsha
     except ValueError:  # no commit yet
-        return ComponentVersion("0.0.0-dev.0.g000000000000.dirty", "", "", True, released, semver.ORDERING)
+        return ComponentVersion("0.0.0-dev.0.g000000000000.dirty", "", "", True, released, semver.ORDERING, 0)
     dirty = bool(repo.git.status("--porcelain", "--untracked-files=no", "--",
                                  *_pathspecs(repo.working_tree_dir, directory, outputs)))
     at_head = [t for t in repo.git.tag("--points-at", "HEAD", "--list", pattern).split() if t in tags]
     if at_head and not dirty:
         best = max(at_head, key=lambda t: tags[t].sort_key())
-        return ComponentVersion(str(tags[best]), head, best, False, released, semver.ORDERING)
+        return ComponentVersion(str(tags[best]), head, best, False, released, semver.ORDERING,
+                                repo.head.commit.committed_date)
     reachable = [t for t in repo.git.tag("--merged", "HEAD", "--list", pattern).split() if t in tags]
     last = max(reachable, key=lambda t: tags[t].sort_key()) if reachable else None
     since = int(repo.git.rev_list("--count", f"{last}..HEAD" if last else "HEAD"))
     version = semver.development(tags[last] if last else None, since, head, dirty)
-    return ComponentVersion(str(version), head, "", dirty, released, semver.ORDERING)
+    return ComponentVersion(str(version), head, "", dirty, released, semver.ORDERING, repo.head.commit.committed_date)
 
 
 def _fingerprint(components) -> str:

@@ -76,3 +76,71 @@ def test_keys_follow_inputs_commands_and_tools(tmp_path):
     changed = action_key(str(tmp_path), ACTION, "gen@1", {"gen": DIGEST}, ["go1.26", "linux-amd64"], stat_cache)
     assert changed.key != base.key
     assert explain_miss(base.record(), changed) == "no entry for this key; input changed: app/in.txt"
+
+
+def test_names_starting_with_dots_are_plain_and_dot_dot_parts_are_not():
+    ok = encoded([{"path": "app/out.txt", "digest": DIGEST, "size": 3, "mode": 0o644}],
+                 good_dirs([{"name": "..hidden/.x", "digest": DIGEST, "size": 1, "mode": 0o644}]))
+    assert [f.workspace_path for f in entries.decode(ok, ACTION)] == ["app/out.txt", "app/gen/..hidden/.x"]
+    for name in ("a/../b", "a/./b", "a//b", "a/", "..", "", "a\0b", "\ud800"):
+        bad = encoded([{"path": "app/out.txt", "digest": DIGEST, "size": 3, "mode": 0o644}],
+                      good_dirs([{"name": name, "digest": DIGEST, "size": 1, "mode": 0o644}]))
+        with pytest.raises(entries.InvalidEntry, match="not a plain relative path"):
+            entries.decode(bad, ACTION)
+
+
+@pytest.mark.parametrize("names, reason", [
+    (["zz", "zz/b"], "names both 'app/gen/zz' and 'app/gen/zz/b': a file cannot also be a directory"),
+    (["zz/b/c", "zz/b"], "names both 'app/gen/zz/b' and 'app/gen/zz/b/c'"),
+    (["a.go", "a.go"], "names 'app/gen/a.go' twice"),
+])
+def test_a_layout_that_cannot_be_laid_out_is_rejected(names, reason):
+    data = encoded([{"path": "app/out.txt", "digest": DIGEST, "size": 3, "mode": 0o644}],
+                   good_dirs([{"name": name, "digest": DIGEST, "size": 1, "mode": 0o644} for name in names]))
+    with pytest.raises(entries.InvalidEntry, match=reason):
+        entries.decode(data, ACTION)
+
+
+def test_signed_entries_verify_only_for_their_key_action_and_content():
+    secret, key = b"0123456789abcdef0123", "c" * 64
+    files = [entries.OutputFile("mod/out.txt", "app/out.txt", DIGEST, 3, 0o644),
+             entries.OutputFile("mod/gen/a.go", "app/gen/a.go", DIGEST, 1, 0o644)]
+    signed = entries.encode(ACTION, files, key, secret)
+    assert entries.decode(signed, ACTION, key, secret) == files
+    assert entries.decode(signed, ACTION) == files  # a reader that does not require signatures ignores it
+    document = json.loads(signed)
+    for wrong_key, wrong_action, data, reason in [
+        (b"another-secret-0123456", key, signed, "bad signature"),
+        (secret, "d" * 64, signed, "bad signature"),
+        (secret, key, signed.replace(b'"size":3', b'"size":4'), "bad signature"),
+        (secret, key, entries.encode(ACTION, files, key), "is not signed"),
+        (secret, key, json.dumps(dict(document, signature={"scheme": "hmac-sha1", "mac": "00"})).encode(),
+         "unknown scheme 'hmac-sha1'"),
+        (secret, key, json.dumps(dict(document, signature="abc")).encode(), "malformed signature"),
+    ]:
+        with pytest.raises(entries.InvalidEntry, match=reason):
+            entries.decode(data, ACTION, wrong_action, wrong_key)
+
+
+def test_decoding_garbage_only_ever_raises_invalid_entry():
+    import random
+
+    files = [entries.OutputFile("mod/out.txt", "app/out.txt", DIGEST, 3, 0o644),
+             entries.OutputFile("mod/gen/a/b.go", "app/gen/a/b.go", DIGEST, 1, 0o755)]
+    good = entries.encode(ACTION, files, "c" * 64, b"0123456789abcdef0123")
+    chance = random.Random(7)
+    for _ in range(3000):
+        data = bytearray(good)
+        for _ in range(chance.randint(1, 4)):
+            where = chance.randrange(len(data))
+            choice = chance.random()
+            if choice < 0.4:
+                data[where] = chance.randrange(256)
+            elif choice < 0.7:
+                del data[where:where + chance.randint(1, 20)]
+            else:
+                data[where:where] = chance.choice([b"[", b"{", b'"', b"..", b"/", b"\\ud800", b"1e999", b"true", b","])
+        try:
+            entries.decode(bytes(data), ACTION, "c" * 64, b"0123456789abcdef0123" if chance.random() < 0.5 else None)
+        except entries.InvalidEntry:
+            pass

@@ -16,10 +16,19 @@ import (
 	"github.com/kubestellar/kubestellar/pkg/generated/clientset/versioned"
 )
 
+// version is set when the image is built (go_image: -X main.version=...).
+var version = "unknown"
+
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "path to a kubeconfig; in-cluster configuration when empty")
 	listCRDs := flag.Bool("list-crds", false, "print the names of the embedded CRDs and exit")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+
+	if *showVersion {
+		fmt.Println("controller-manager", version)
+		return
+	}
 
 	if *listCRDs {
 		files, err := crd.Files()

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Stands in for kubectl in clean-up jobs.
+echo "toolbox $TOOLBOX_VERSION"
