@@ -7,6 +7,7 @@ directory is made on import.
 import gc as _gc
 import os as _os
 
+from ksbuild.cli.main import faults_end_the_run as _faults_end_the_run
 from ksbuild.cli.main import install_fault_handlers as _install_fault_handlers
 from ksbuild.cli.reporter import RunRecorder as _RunRecorder
 from ksbuild.cli.tasks import all_tasks as _all_tasks, prepare_state_dir as _prepare_state_dir
@@ -16,9 +17,10 @@ from ksbuild.state import DOIT_DB as _DOIT_DB, check_doit_db as _check_doit_db
 __all__ = ["DOIT_CONFIG", "task_ksbuild"]
 
 _install_fault_handlers()  # Ctrl-C and a full disk end the run with one line, not a traceback
-_prepare_state_dir(_os.getcwd())
-_check_doit_db(_os.getcwd())  # a corrupt one is set aside before doit opens it
-_remove_stale_sandboxes()  # left in the temporary directory by runs that were killed
+with _faults_end_the_run():
+    _prepare_state_dir(_os.getcwd())
+    _check_doit_db(_os.getcwd())  # a corrupt one is set aside before doit opens it
+    _remove_stale_sandboxes()  # left in the temporary directory by runs that were killed
 
 # A run allocates a few objects per task and frees little before it exits: the cyclic collector's
 # repeated full passes over the planned graph cost more than all of doit's scheduling. Objects

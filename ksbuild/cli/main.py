@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 
 INTERRUPTED = "ksbuild: interrupted; outputs of the interrupted target are unchanged"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -69,6 +70,23 @@ def fault_exit(err: BaseException) -> int | None:
     except (OSError, ValueError):
         pass
     return code
+
+
+@contextmanager
+def faults_end_the_run():
+    """Around ksbuild's own work inside doit (loading tasks, recording the run), which shows any
+    Exception with its traceback: a full disk ends the run with its one line (exit 2), and a workspace
+    ksbuild must not write to with its problem (exit 3, as doit's load errors)."""
+    from ksbuild.errors import ConfigError
+    from ksbuild.files import DiskFull
+
+    try:
+        yield
+    except DiskFull as err:
+        raise SystemExit(fault_exit(err)) from None
+    except ConfigError as err:
+        sys.stderr.write(f"ksbuild: {err}\n")
+        raise SystemExit(3) from None
 
 
 def install_fault_handlers() -> None:

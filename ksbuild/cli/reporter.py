@@ -116,11 +116,14 @@ class RunRecorder(ConsoleReporter):
         seconds = round(time.monotonic() - STARTED, 3)
         summary = (f"ksbuild: {len(tasks)} tasks: {counts['executed']} executed, {counts['cache-hit']} from cache, "
                    f"{counts['up-to-date']} up to date, {counts['failed']} failed in {seconds:.1f} s")
-        state.record_success(os.getcwd(), self.new_plans)
-        state.record_dir_files(os.getcwd(), self.dir_files)
-        state.record_outputs(os.getcwd(), self.succeeded)
-        _write_record(RECORD_FILE, {"command": sys.argv[1:], "seconds": seconds, "counts": counts,
-                                    "summary": summary}, tasks)
+        from ksbuild.cli.main import faults_end_the_run
+
+        with faults_end_the_run():  # a full disk: one line naming it, exit 2
+            state.record_success(os.getcwd(), self.new_plans)
+            state.record_dir_files(os.getcwd(), self.dir_files)
+            state.record_outputs(os.getcwd(), self.succeeded)
+            _write_record(RECORD_FILE, {"command": sys.argv[1:], "seconds": seconds, "counts": counts,
+                                        "summary": summary}, tasks)
         if not cut_short:
             self.write(summary + "\n")
 

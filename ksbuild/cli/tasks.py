@@ -33,10 +33,14 @@ def graph_for(root: str) -> BuildGraph:
 def prepare_state_dir(root: str) -> None:
     """`.ksbuild/` holds doit's state and the run record; it ignores itself in git."""
     directory = os.path.join(root, state.STATE_DIR)
+    if os.path.islink(directory):  # committed as a link: the state would be written wherever it leads
+        raise ConfigError.one(state.STATE_DIR, 0, "is a symbolic link: ksbuild keeps its state in a directory of "
+                              "its own, inside the workspace", f"Remove the link ({state.STATE_DIR}); ksbuild makes "
+                              "the directory.")
     if not os.path.isdir(directory):
-        os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, ".gitignore"), "w") as handle:
-            handle.write("*\n")
+        from ksbuild.files import write_atomically
+
+        write_atomically(os.path.join(directory, ".gitignore"), b"*\n")  # a full disk is named (files.DiskFull)
 
 
 def component_versions(graph: BuildGraph) -> dict:
@@ -188,17 +192,21 @@ def all_tasks(root: str):
     """Every doit task of the workspace at `root`; a bad definition becomes doit's load error."""
     from doit.exceptions import InvalidDodoFile
 
+    from ksbuild.cli.main import faults_end_the_run
+
     try:
         graph = graph_for(root)
         cache = cache_config(graph)
     except ConfigError as err:
         raise InvalidDodoFile(f"ksbuild found {len(err.problems)} problem(s):\n{err}") from None
-    prepare_state_dir(root)
+    with faults_end_the_run():  # a full disk: one line naming it, exit 2
+        prepare_state_dir(root)
     import gc
 
     gc.freeze()  # the planned graph lives until the run ends: never scan it for cycles
     if graph.artifacts:
-        component_versions(graph)  # this run's versions, written where the stamp actions read them
+        with faults_end_the_run():
+            component_versions(graph)  # this run's versions, written where the stamp actions read them
     yield from target_tasks(graph, cache)
     yield from group_tasks(graph)
     yield from tool_tasks(graph)

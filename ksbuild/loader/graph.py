@@ -140,6 +140,10 @@ class _Planner:
             what = f"{name.rpartition('/')[2]}, a file the build is defined by"
         elif "/.git/" in f"/{name}/":
             what = "git's own files"
+        elif GLOB_CHARS.search(relative):
+            self.problems.add(target.file, line, f"{target.label}: {attr} path {relative!r} holds '*', '?' or '['",
+                              "An output is a path, not a glob: name each file.")
+            return False
         elif not relative.startswith(OUT_PREFIX) and (f"{inside}/".startswith(STATE_DIR + "/") or (
                 f"{name}/".startswith(STATE_DIR + "/") and not target.component_dir.startswith(STATE_DIR + "/"))):
             what = "ksbuild's state (.ksbuild/)"

@@ -179,14 +179,15 @@ def test_a_bad_glob_in_a_format_step_is_no_traceback(workspace):
     ("sub/BUILD.yaml", "would overwrite BUILD.yaml, a file the build is defined by"),
     (".git/hooks/pre-commit", "would overwrite git's own files"),
     (".ksbuild/plans.json", "would overwrite ksbuild's state (.ksbuild/)"),
+    ("'*.txt'", "holds '*', '?' or '['"),
 ])
 def test_outputs_may_not_overwrite_the_build_definition_or_state(workspace, out, expected):
     workspace.write("workspace.yaml", ROOT_COMPONENT)
     workspace.write("BUILD.yaml", f"targets:\n  t:\n    rule: command\n    outs: [{out}]\n"
-                                  f"    cmd: [sh, -c, 'echo pwned > {out}']\n", dedent=False)
+                                  f"    cmd: [sh, -c, {json.dumps('echo pwned > ' + out)}]\n", dedent=False)
     before = (workspace.root / "workspace.yaml").read_text()
     out_text = load_error(workspace, "app:t")
-    assert f"BUILD.yaml:4: //app:t: outs path '{out}' {expected}" in out_text
+    assert f"BUILD.yaml:4: //app:t: outs path '{out.strip(chr(39))}' {expected}" in out_text
     assert (workspace.root / "workspace.yaml").read_text() == before
 
 
@@ -297,6 +298,15 @@ def test_a_component_that_links_out_of_the_workspace(workspace, outside):
         in load_error(workspace)
 
 
+@pytest.mark.parametrize("ksbuild", [False, True])
+def test_a_state_directory_that_is_a_link_is_refused(workspace, outside, ksbuild):
+    one_target(workspace, "rule: command\nouts: [o]\ncmd: [sh, -c, 'echo x > o']")
+    os.symlink(outside, workspace.root / ".ksbuild")
+    out = load_error(workspace, "app:t", ksbuild=ksbuild)
+    assert "ksbuild: .ksbuild: is a symbolic link: ksbuild keeps its state in a directory of its own" in out
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
 def test_links_inside_the_workspace_are_fine(workspace):
     one_target(workspace, "rule: command\nsrcs: [link.txt]\nouts: [o]\ncmd: [sh, -c, 'cat link.txt > o']")
     os.symlink("in.txt", workspace.root / "app/link.txt")
@@ -351,6 +361,32 @@ def test_a_full_disk_names_the_disk_when_state_is_written(tmp_path, monkeypatch)
     monkeypatch.setattr(files.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(errno.EDQUOT, "quota")))
     with pytest.raises(files.DiskFull, match="disk quota exceeded on the filesystem"):
         files.write_atomically(str(target), b"{}")
+
+
+FULL_DISK = """\
+import errno, os
+_replace = os.replace
+def replace(source, destination, *args, **kwargs):
+    if str(destination).endswith("last-run.json"):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(source))
+    return _replace(source, destination, *args, **kwargs)
+os.replace = replace
+"""
+
+
+@pytest.mark.parametrize("ksbuild", [False, True])
+def test_a_full_disk_at_the_end_of_a_run_is_one_line(workspace, tmp_path, ksbuild):
+    """The disk fills up as the run is recorded (simulated: os.replace fails with ENOSPC there)."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(FULL_DISK)
+    one_target(workspace, "rule: command\nouts: [o]\ncmd: [sh, -c, 'echo x > o']")
+    result = run(workspace, "app:t", ksbuild=ksbuild, env={"PYTHONPATH": os.pathsep.join(
+        [str(tmp_path / "site"), *filter(None, [os.environ.get("PYTHONPATH")])])})
+    assert result.returncode == 2, result.out
+    last = result.out.strip().splitlines()[-1]
+    assert last.startswith("ksbuild: no space left on the filesystem ") and " mounted on " in last
+    assert last.endswith("writing .ksbuild/last-run.json: free some space there, then run again")
+    assert not list((workspace.root / ".ksbuild").glob("*.tmp"))
 
 
 def test_a_full_disk_while_recording_the_run_is_one_line(monkeypatch, capsys):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DODO, Workspace, commit_all, git
+from tests.conftest import Workspace, commit_all, git
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs Debian's bubblewrap")]
@@ -85,7 +85,7 @@ def test_the_network_is_not_there(workspace):
 
 
 def test_writing_into_the_source_tree_changes_nothing_there(workspace):
-    one_target(workspace, f"echo pwned > {{root}}/app/in.txt; echo pwned > {{root}}/app/new.txt; echo ok > out.txt")
+    one_target(workspace, "echo pwned > {root}/app/in.txt; echo pwned > {root}/app/new.txt; echo ok > out.txt")
     build = workspace.root / "app/BUILD.yaml"
     build.write_text(build.read_text().replace("{root}", str(workspace.root)))
     workspace.doit(check=False)
