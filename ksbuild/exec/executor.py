@@ -22,7 +22,7 @@ from ksbuild.cache.keybook import KeyBook
 from ksbuild.exec import isolation
 from ksbuild.exec.builtins import BUILTINS
 from ksbuild.exec.pending import Pending
-from ksbuild.exec.sandbox import Sandbox, files_under, make_sandbox
+from ksbuild.exec.sandbox import Sandbox, files_under, make_sandbox, sandbox_parent
 from ksbuild.model import SCRATCH, ActionSpec
 
 OUTPUT_LIMIT = 20_000  # characters of a failed command's output shown
@@ -125,7 +125,7 @@ def run_action(action: ActionSpec, pending: Pending, cache=None, key: str | None
 def _restore(action: ActionSpec, pending: Pending, cache, key: str) -> str | None:
     """Lay out the cached outputs of `key` for the commit, if the cache has them; returns where they
     came from."""
-    staging = tempfile.mkdtemp(prefix="ksbuild-restore-")
+    staging = tempfile.mkdtemp(prefix="ksbuild-restore-", dir=sandbox_parent())
     try:
         source = cache.restore(key, action, staging)
     except BaseException:
@@ -221,7 +221,8 @@ def _run(box: Sandbox, action: ActionSpec, argv, stdout_path: str = "", what: st
     try:
         process = subprocess.Popen(command, cwd=box.path(action.cwd), env=env, stdin=subprocess.DEVNULL,
                                    stdout=stdout, stderr=subprocess.PIPE if stdout_path else subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=_die_with_parent)
+                                   start_new_session=True,
+                                   preexec_fn=None if command[0] == "bwrap" else _die_with_parent)
     except OSError as err:
         raise ActionFailed(_describe(action, box, f"could not start {what or argv[0]}: {err.strerror}", "",
                                      hint="Is the program installed, and on the sandbox PATH?", argv=argv)) from None
@@ -245,8 +246,9 @@ def _run(box: Sandbox, action: ActionSpec, argv, stdout_path: str = "", what: st
 
 
 def _die_with_parent() -> None:
-    """In the child, before exec: end with ksbuild, even when ksbuild is killed (bubblewrap then takes
-    its whole PID namespace with it; in the copy sandbox only this process is ended)."""
+    """In the copy sandbox's child, before exec: end with ksbuild, even when ksbuild is killed (only
+    this process; bubblewrap's --die-with-parent takes its whole PID namespace, and costs no fork of
+    the whole interpreter that a preexec_fn forces)."""
     import ctypes
 
     try:

@@ -19,7 +19,11 @@ def remove_stale_sandboxes(directory: str | None = None, min_age: float = MIN_AG
     (a kept sandbox outlives its run on purpose)."""
     if os.environ.get("KSBUILD_KEEP_SANDBOX") == "1":
         return []
-    directory = directory or tempfile.gettempdir()
+    if directory is None:
+        from ksbuild.exec.sandbox import sandbox_parent
+
+        return [path for parent in dict.fromkeys([sandbox_parent(), tempfile.gettempdir()])
+                for path in remove_stale_sandboxes(parent, min_age)]
     removed = []
     try:
         entries = list(os.scandir(directory))

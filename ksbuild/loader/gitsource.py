@@ -7,6 +7,11 @@ decides. When the checkout is elsewhere (the lock was edited, the workspace swit
 checkout was moved by hand), it is moved to the locked commit, unless it has changes of its own that
 moving would lose: then ksbuild refuses to build rather than guess. Files the build wrote into the
 checkout (`.ksbuild/outputs.json`) are not changes of its own: the build makes them again.
+
+What workspace.yaml and workspace.lock say never reaches git as an option: `git:` is an https://,
+ssh://, git:// or file:/// URL, or scp-like USER@HOST:PATH (no other transport, such as `ext::`, and
+no host or user starting with '-'); `rev:` is a tag name by git's refname rules or a full 40-hex
+commit SHA; a locked commit is a full SHA; and every URL and commit follows `--` on git's command line.
 """
 from __future__ import annotations
 
