@@ -47,8 +47,24 @@ def _build(cwd: str, spec: dict, epoch: int, entrypoint: str, settings, scratch:
         layer = write_layer([LayerFile(entrypoint, os.path.join(cwd, binary), 0o755)], epoch,
                             os.path.join(scratch, platform.replace("/", "_") + ".tar.gz"))
         images.append(PlatformLayers(Platform.parse(platform), (layer,)))
-    base = None if spec["base"] == "scratch" else spec["base_layout"]
+    base = None if spec["base"] == "scratch" else fetch_base(spec["base"], spec.get("base_insecure", False))
     build_image(os.path.join(cwd, spec["out"]), images, settings, base)
+
+
+def fetch_base(reference: str, insecure: bool) -> str:
+    """The base image pinned by digest, fetched once per machine into a content-addressed store
+    (every blob checked against its digest); returns its layout's directory."""
+    from ksbuild.registry.client import Registry
+    from ksbuild.registry.errors import RegistryError
+    from ksbuild.registry.fetch import fetch_image
+    from ksbuild.toolchain import cache_home
+
+    host, _, rest = reference.partition("/")
+    try:
+        with Registry(host, insecure=insecure) as registry:
+            return fetch_image(registry, rest, os.path.join(cache_home(), "images"))
+    except RegistryError as err:
+        raise ValueError(f"base image {reference}: {err}") from None
 
 
 def docker_build(cwd: str, argv: tuple[str, ...]) -> None:

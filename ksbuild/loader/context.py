@@ -102,6 +102,9 @@ class LoaderContext:
     def problem_at(self, target: Target, file: str, line: int, message: str, hint: str) -> None:
         self.planner.problems.add(file, line, message, hint)
 
+    def insecure_registries(self) -> set[str]:
+        return {host for host, settings in self.planner.workspace.registries if settings.get("insecure")}
+
     def version_file(self, component: str) -> str:
         from ksbuild.versioning.gitversions import version_file
 

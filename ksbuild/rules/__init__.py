@@ -58,6 +58,9 @@ class PlanContext(Protocol):
     def problem_at(self, target: Target, file: str, line: int, message: str, hint: str) -> None:
         """Report a problem located in another file (a Dockerfile's line)."""
 
+    def insecure_registries(self) -> set[str]:
+        """Registry hosts workspace.yaml marks `insecure` (plain HTTP)."""
+
     def version_file(self, component: str) -> str:
         """The workspace path of the file holding `component`'s version for this run."""
 

@@ -83,6 +83,7 @@ def _plan(target: Target, inputs: Inputs, ctx: PlanContext) -> tuple[ActionSpec,
         "version_file": version, "base": base, "user": attrs.get("user", NONROOT),
         "env": sorted(attrs.get("env", {}).items()), "args": list(attrs.get("args", ())),
         "source": attrs.get("source", ""), "out": "_image",
+        "base_insecure": base.split("/", 1)[0] in ctx.insecure_registries(),
     }
     actions.append(ActionSpec(
         mnemonic="OCIImage", description=f"{target.label.task}: image {artifact.repository} for "

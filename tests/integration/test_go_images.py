@@ -176,3 +176,30 @@ def podman_run(base: Path, image: str, registry: str) -> str:
     run = subprocess.run(["podman", "run", "--rm", image, "--version"], env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     return run.stdout
+
+
+def test_a_base_pinned_by_digest_is_fetched_once_and_built_upon(repo, registry, tmp_path):
+    from ksbuild.images.config import ImageSettings
+    from ksbuild.images.image import PlatformLayers, build_image
+    from ksbuild.images.layer import LayerFile, write_layer
+    from ksbuild.images.oci import Platform
+    from ksbuild.registry.client import Registry
+    from ksbuild.registry.push import push_layout
+
+    layers = []
+    for arch in ("amd64", "arm64"):
+        layer = write_layer([LayerFile("/etc/base-release", f"base for {arch}\n".encode())], 0,
+                            str(tmp_path / f"{arch}.tar.gz"))
+        layers.append(PlatformLayers(Platform("linux", arch), (layer,)))
+    build_image(str(tmp_path / "base"), layers, ImageSettings(source_date_epoch=0, env=(("BASE", "1"),)))
+    with Registry(registry.host, insecure=True) as client:
+        base = push_layout(client, "base/minimal", "1", str(tmp_path / "base"))
+    build = repo.root / "app/BUILD.yaml"
+    build.write_text(BUILD.replace('    artifact: ":hello"\n',
+                                   f'    artifact: ":hello"\n    base: {registry.host}/base/minimal@{base.digest}\n'))
+    commit_all(repo.root, "a base")
+    repo.doit("app:hello-image")
+    config = json.loads(subprocess.run(["skopeo", "inspect", "--config", f"oci:{repo.root}/.ksbuild/out/app/images/"
+                                        "hello-image"], capture_output=True, text=True, check=True).stdout)
+    assert len(config["rootfs"]["diff_ids"]) == 2  # the base's layer, then ours
+    assert "BASE=1" in config["config"]["Env"]
