@@ -62,6 +62,10 @@ def run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...],
         except OSError as err:  # a full disk, a link out of the workspace: files already renamed stay
             from doit.exceptions import TaskFailed
 
+            if any(sources) and cache_config is not None:  # restored outputs that do not fit the tree:
+                sys.stderr.write(f"ksbuild: warning: {task}: cached outputs could not be written "  # never
+                                 f"({err.strerror or err}); running it instead\n")  # trust the entry again
+                return run_target(root, task, rule, actions, None)
             where = f": {err.filename}" if err.filename else ""
             return TaskFailed(f"{task}: cannot write its outputs: {err.strerror or err}{where}\n"
                               "  Files already moved into place are complete; the others are as they were.")

@@ -14,7 +14,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -317,7 +316,9 @@ def test_links_inside_the_workspace_are_fine(workspace):
 # 5. Ctrl-C ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", ["doit", "ksbuild", "doit -n 2"])
-def test_ctrl_c_prints_one_line_and_exits_130(workspace, command):
+def test_ctrl_c_prints_one_line_and_exits_130(workspace, command, tmp_path):
+    workspace.env["KSBUILD_SANDBOX_DIR"] = str(tmp_path / "boxes")  # where to see the command start
+    (tmp_path / "boxes").mkdir()
     one_target(workspace, "rule: command\nouts: [o]\ncmd: [sh, -c, 'echo old > o']")
     run(workspace, "app:t")
     marker = f"started-{uuid.uuid4().hex}"  # no other run's sandbox holds it
@@ -328,7 +329,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(workspace, command):
             *command.split()[1:], "app:t"]
     process = subprocess.Popen(argv, cwd=workspace.root, env=workspace.run_env(), text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    started = os.path.join(tempfile.gettempdir(), "ksbuild-*", "root", "app", marker)
+    started = os.path.join(tmp_path, "boxes", "ksbuild-*", "root", "app", marker)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not glob.glob(started) and process.poll() is None:
         time.sleep(0.05)
@@ -557,10 +558,11 @@ def test_a_run_removes_stale_sandboxes_and_marks_its_own(workspace, tmp_path):
     scratch.mkdir()
     dead = _sandbox(scratch, "ksbuild-killed", _dead_pid(), age=60)
     one_target(workspace, "rule: command\nouts: [o]\ncmd: [sh, -c, 'exit 1']")
-    result = run(workspace, "app:t", env={"TMPDIR": str(scratch), "KSBUILD_KEEP_SANDBOX": "0"})
+    workspace.env["KSBUILD_SANDBOX_DIR"] = str(scratch)
+    result = run(workspace, "app:t", env={"KSBUILD_KEEP_SANDBOX": "0"})
     assert result.returncode == 1
     assert not dead.exists()
-    kept = run(workspace, "app:t", env={"TMPDIR": str(scratch), "KSBUILD_KEEP_SANDBOX": "1"})
+    kept = run(workspace, "app:t", env={"KSBUILD_KEEP_SANDBOX": "1"})
     assert kept.returncode == 1
     [box] = [p for p in scratch.iterdir() if p.name.startswith("ksbuild-") and (p / "root").is_dir()]
     assert (box / ".owner").read_text().strip().isdigit()
