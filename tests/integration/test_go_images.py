@@ -203,3 +203,17 @@ def test_a_base_pinned_by_digest_is_fetched_once_and_built_upon(repo, registry, 
                                         "hello-image"], capture_output=True, text=True, check=True).stdout)
     assert len(config["rootfs"]["diff_ids"]) == 2  # the base's layer, then ours
     assert "BASE=1" in config["config"]["Env"]
+
+
+def test_a_registry_that_refuses_the_push_fails_it_and_tags_nothing(repo, tmp_path):
+    with docker_registry(tmp_path / "locked", htpasswd=("ci", "secret")) as locked:
+        (repo.root / "workspace.yaml").write_text((repo.root / "workspace.yaml").read_text()
+                                                  + f"  {locked.host}:\n    insecure: true\n")
+        commit_all(repo.root, "another registry")
+        result = repo.doit("push", "app:hello-image", "--registry", locked.host, check=False)
+        assert result.returncode != 0
+        output = result.stdout + result.stderr
+        assert f"registry {locked.host}" in output and "401" in output and "Traceback" not in output
+        assert "Nothing was tagged" in output
+        assert not [r for r in locked.requests() if r.startswith("PUT /v2/example/hello/manifests/") and
+                    r.endswith(" 201")]
