@@ -116,7 +116,12 @@ def run_action(action: ActionSpec, pending: Pending, cache=None, key: str | None
         if cache is not None and key:
             cache.save(key, action, box.root)
     except BaseException:
-        if not keep:
+        if keep:  # kept on purpose: the next run's clean-up of dead runs' sandboxes leaves it alone
+            try:
+                os.unlink(os.path.join(box.base, ".owner"))
+            except OSError:
+                pass
+        else:
             shutil.rmtree(box.base, ignore_errors=True)
         raise
     pending.add(box.root, action, box.base)

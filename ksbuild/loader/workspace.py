@@ -60,7 +60,8 @@ COMPONENT_FIELDS = (
     Field("path", "text", "the component's directory, relative to workspace.yaml; it holds BUILD.yaml "
           "(or give `git` and `rev`)"),
     Field("git", "string", "a git repository URL the component is fetched from (into .ksbuild/src/NAME, at "
-          "the commit workspace.lock records); its BUILD.yaml may instead be components/NAME/BUILD.yaml here"),
+          "the commit workspace.lock records): https://, ssh://, git://, file:/// or USER@HOST:PATH, never an "
+          "option; its BUILD.yaml may instead be components/NAME/BUILD.yaml here"),
     Field("rev", "string", "with `git`: a tag or a full commit SHA"),
     Field("tags", "string", "the git tags its version comes from (default `v*`; e.g. `kubestellar/v*` when "
           "components share a repository): the part after the pattern's prefix is the version"),
@@ -144,7 +145,7 @@ def _registries(entries, problems: Problems) -> tuple:
     found = []
     for host, spec in (entries or {}).items() if isinstance(entries, dict) else ():
         line = entries.line_of(host)
-        if not isinstance(host, str) or not REGISTRY_HOST.match(host):
+        if not isinstance(host, str) or not REGISTRY_HOST.fullmatch(host):
             problems.add(WORKSPACE_FILE, line, f"registry {host!r} is not a host or host:port",
                          "Write it as in an image name: 127.0.0.1:5000, registry.example.org.")
             continue
