@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import http.client
 import os
-import select
-import socket
-import threading
 import time
 import urllib.parse
 from contextlib import contextmanager
 
 from ksbuild.cache.config import MAX_BLOB_SIZE, MAX_ENTRY_SIZE, MIN_TRANSFER_RATE
 from ksbuild.cache.store import CHUNK, StoreError, Untrusted, copy_blob
+from ksbuild.netguard import Watchdog, unexpected_bytes
 
 DRAIN = 64 * 1024  # what is read of a reply's unread rest to keep the connection; past it, it is closed
 
@@ -98,7 +96,7 @@ class HttpStore:
         if left <= 0:
             raise StoreError(f"{self.shown}: the remote cache's time budget for this run ({self.budget:g} s) is spent")
         allowed = self.timeout + expected / MIN_TRANSFER_RATE
-        watchdog = _Watchdog(min(allowed, left))
+        watchdog = Watchdog(min(allowed, left))
         started = time.monotonic()
         try:
             response = self._request(method, path, body, length, where, watchdog)
@@ -122,7 +120,7 @@ class HttpStore:
             watchdog.cancel()
             self.spent += time.monotonic() - started
 
-    def _request(self, method: str, path: str, body, length: int, where: str, watchdog: "_Watchdog") -> "_Response":
+    def _request(self, method: str, path: str, body, length: int, where: str, watchdog: "Watchdog") -> "_Response":
         headers = {"Content-Length": str(length)} if method == "PUT" else {}
         token = os.environ.get(self.auth_env, "") if self.auth_env else ""
         if token:
@@ -150,7 +148,7 @@ class HttpStore:
         return reply
 
     def _connect(self) -> http.client.HTTPConnection:
-        if self._connection is not None and _unexpected_bytes(self._connection):
+        if self._connection is not None and unexpected_bytes(self._connection):
             self.close()  # the server said more than its last reply, or hung up: never parse that as a reply
         if self._connection is None:
             kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
@@ -167,7 +165,7 @@ class _Response:
     """A reply, read within bounds; what is left of it is read on exit (up to DRAIN bytes) so the
     connection can be reused, or the connection is closed."""
 
-    def __init__(self, response: http.client.HTTPResponse, store: HttpStore, watchdog: "_Watchdog"):
+    def __init__(self, response: http.client.HTTPResponse, store: HttpStore, watchdog: "Watchdog"):
         self.response = response
         self.store = store
         self.watchdog = watchdog
@@ -210,53 +208,6 @@ class _Response:
             self.store.close()
 
 
-class _Watchdog:
-    """Shuts the connection's socket down when an exchange outlives its deadline: a blocked read
-    or write returns at once, whatever the server does (headers or body a byte at a time)."""
-
-    def __init__(self, seconds: float):
-        self.expired = False
-        self.sock: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(max(seconds, 0.001), self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def watch(self, sock) -> None:
-        with self._lock:
-            self.sock = sock
-            expired = self.expired
-        if expired:
-            self._shutdown(sock)
-            raise TimeoutError()
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            sock = self.sock
-        self._shutdown(sock)
-
-    @staticmethod
-    def _shutdown(sock) -> None:
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-
-def _unexpected_bytes(connection: http.client.HTTPConnection) -> bool:
-    sock = connection.sock
-    if sock is None:
-        return False
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
 
 
 def _printable(text: str) -> str:

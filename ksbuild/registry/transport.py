@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import select
 import socket
 import ssl
-import threading
 from contextlib import contextmanager
 from typing import BinaryIO, Callable, Iterator
 from urllib.parse import urlsplit
 
+from ksbuild.netguard import Watchdog, unexpected_bytes
 from ksbuild.registry.errors import Failure, printable
 
 MIN_TRANSFER_RATE = 128 * 1024  # bytes per second a transfer may not fall below, on average
@@ -62,7 +61,7 @@ class Transport:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         size = len(body) if isinstance(body, bytes) else (length or 0)
         seconds = self.timeout + max(size, expected) / MIN_TRANSFER_RATE
-        watchdog = _Watchdog(seconds)
+        watchdog = Watchdog(seconds)
         key = origin(url)
         headers = {"User-Agent": USER_AGENT, **headers}
         if body is not None or method in ("POST", "PUT", "PATCH"):
@@ -98,7 +97,7 @@ class Transport:
         for attempt in (1, 2):
             connection = self._idle.pop(key, None)
             reused = connection is not None
-            if connection is not None and (not replayable or _unexpected_bytes(connection)):
+            if connection is not None and (not replayable or unexpected_bytes(connection)):
                 connection.close()
                 connection, reused = None, False
             if connection is None:
@@ -133,7 +132,7 @@ class Transport:
 class Reply:
     """A reply whose body is read within limits; network trouble while reading is a Failure."""
 
-    def __init__(self, response: http.client.HTTPResponse, url: str, watchdog: "_Watchdog", seconds: float):
+    def __init__(self, response: http.client.HTTPResponse, url: str, watchdog: "Watchdog", seconds: float):
         self.response = response
         self.url = url
         self.status = response.status
@@ -207,7 +206,7 @@ class Reply:
             raise Failure("the reply broke off before the end its Content-Length announced")
 
 
-def _failure(err: BaseException, watchdog: "_Watchdog", seconds: float) -> Failure:
+def _failure(err: BaseException, watchdog: "Watchdog", seconds: float) -> Failure:
     if watchdog.expired:
         return Failure(f"no complete answer within {seconds:.0f} s")
     if isinstance(err, ConnectionRefusedError):
@@ -229,51 +228,3 @@ def _failure(err: BaseException, watchdog: "_Watchdog", seconds: float) -> Failu
     return Failure(printable(getattr(err, "strerror", None) or err.__class__.__name__))
 
 
-class _Watchdog:
-    """Shuts the connection's socket down when an exchange outlives its deadline: a blocked read
-    or write returns at once, whatever the server does."""
-
-    def __init__(self, seconds: float):
-        self.expired = False
-        self.sock: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(max(seconds, 0.001), self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def watch(self, sock) -> None:
-        with self._lock:
-            self.sock = sock
-            expired = self.expired
-        if expired:
-            self._shutdown(sock)
-            raise TimeoutError()
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            sock = self.sock
-        self._shutdown(sock)
-
-    @staticmethod
-    def _shutdown(sock) -> None:
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-
-def _unexpected_bytes(connection: http.client.HTTPConnection) -> bool:
-    """An idle connection with something to read: the server hung up or said too much."""
-    sock = connection.sock
-    if sock is None:
-        return False
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
