@@ -52,10 +52,14 @@ def test_an_undeclared_file_read_by_absolute_path_is_not_there(workspace, outsid
     assert not (workspace.root / "app/out.txt").exists()
 
 
-def test_the_home_directory_and_other_parts_of_the_workspace_are_not_there(workspace):
-    workspace.write("app/private/key", "ssh key\n")
-    one_target(workspace, f"cat {Path.home()}/.bashrc {workspace.root}/app/private/key > out.txt; true")
-    workspace.write("app/private/key", "ssh key\n")
+def test_the_home_directory_and_other_parts_of_the_workspace_are_not_there(workspace, tmp_path):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh/id_ed25519").write_text("PRIVATE KEY\n")
+    workspace.env["HOME"] = str(home)  # the user running ksbuild
+    workspace.write("app/private/key", "not declared\n")
+    one_target(workspace, f"cat {home}/.ssh/id_ed25519 {Path.home()}/.bashrc {workspace.root}/app/private/key "
+                          "> out.txt; true")
     workspace.doit()
     assert workspace.read("app/out.txt") == ""
 
