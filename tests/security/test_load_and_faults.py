@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DODO, Workspace, git
+from tests.conftest import Workspace, git
 
 ONE = "components:\n  app:\n    path: app\n"
 ROOT_COMPONENT = "components:\n  app:\n    path: .\n"
@@ -356,7 +356,7 @@ def test_a_full_disk_names_the_disk_when_state_is_written(tmp_path, monkeypatch)
     with pytest.raises(files.DiskFull) as caught:
         files.write_atomically(str(target), b"{}")
     message = str(caught.value)
-    assert message.startswith(f"ksbuild: no space left on the filesystem ")
+    assert message.startswith("ksbuild: no space left on the filesystem ")
     assert " mounted on /" in message and " free of " in message and str(target) in message
     assert not list(target.parent.glob("*.tmp"))  # the partial file is gone
     monkeypatch.setattr(files.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(errno.EDQUOT, "quota")))
