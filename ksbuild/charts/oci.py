@@ -169,7 +169,8 @@ def helm_config_json(metadata: dict, where: str = CHART_FILE) -> bytes:
         elif kind is list and key in ("sources", "keywords"):
             item = [_checked(s, str, where, key) for s in _checked(item, list, where, key)]
         elif kind is dict:
-            item = {str(k): _checked(v, str, where, f"{key}.{k}") for k, v in sorted(_checked(item, dict, where, key).items())}
+            mapping = _checked(item, dict, where, key)
+            item = {str(k): _checked(mapping[k], str, where, f"{key}.{k}") for k in sorted(mapping, key=str)}
         else:
             item = _checked(item, kind, where, key)
         value[key] = item

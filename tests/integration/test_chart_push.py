@@ -130,10 +130,10 @@ def test_different_content_under_the_same_tag_is_refused(registry, tmp_path):
 def test_helm_pulls_the_same_bytes_templates_and_lints(registry, tmp_path):
     archive = packaged(tmp_path)
     with Registry(registry.host, insecure=True) as client:
-        push_chart(client, "charts/hello", str(archive))
+        push_chart(client, "pulled/hello", str(archive))
     pulled = tmp_path / "pulled"
     pulled.mkdir()
-    helm(tmp_path, "pull", f"oci://{registry.host}/charts/hello", "--version", VERSION, "--plain-http",
+    helm(tmp_path, "pull", f"oci://{registry.host}/pulled/hello", "--version", VERSION, "--plain-http",
          "--destination", str(pulled))
     assert (pulled / archive.name).read_bytes() == archive.read_bytes()
     rendered = helm(tmp_path, "template", "demo", str(pulled / archive.name)).stdout
@@ -146,10 +146,10 @@ def test_helm_pulls_the_same_bytes_templates_and_lints(registry, tmp_path):
 def test_config_is_the_bytes_helm_push_writes(registry, tmp_path):
     archive = packaged(tmp_path)
     with Registry(registry.host, insecure=True) as client:
-        ours = push_chart(client, "charts/hello", str(archive))
+        ours = push_chart(client, "oracle/hello", str(archive))
     helm(tmp_path, "push", str(archive), f"oci://{registry.host}/by-helm", "--plain-http")
     theirs = json.loads(raw_manifest(registry.host, "by-helm/hello", VERSION))
-    mine = json.loads(raw_manifest(registry.host, "charts/hello", VERSION))
+    mine = json.loads(raw_manifest(registry.host, "oracle/hello", VERSION))
     assert theirs["config"] == mine["config"]
     assert theirs["layers"] == mine["layers"]
     created = theirs["annotations"].pop("org.opencontainers.image.created")
