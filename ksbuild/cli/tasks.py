@@ -7,6 +7,7 @@ import os
 from ksbuild import state
 from ksbuild.cli.commands import (collect_garbage, explain_tasks, install_tool, load, push, show_graph, show_tools,
                                   show_versions)
+from ksbuild.cli.clean import clean_outputs
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.loader.plancache import load_graph_cached
@@ -102,7 +103,7 @@ def target_tasks(graph: BuildGraph, cache):
             "task_dep": [dep.task for dep in plan.deps]
                         + sorted({t.task for a in plan.actions for t in a.all_tools}),
             "uptodate": [unchanged and not edited],
-            "clean": True,
+            "clean": [(clean_outputs, [root, task, [*plan.outputs, *_owned_files(plan, dir_files.get(task, {}))]])],
             "meta": meta,
         }
 

@@ -247,3 +247,17 @@ def test_graph_command(ws):
     assert dot.startswith("digraph ksbuild {")
     assert 't_app_banner -> t_lib_twice;' in dot
     assert not (ws.root / ".ksbuild/last-run.json").exists()
+
+
+def test_clean_never_deletes_a_committed_derived_file(ws):
+    from tests.conftest import commit_all, git
+
+    ws.doit()
+    git(ws.root, "init", "-q")
+    ws.write(".gitignore", ".ksbuild/\ncomponents/app/banner.txt\n")
+    commit_all(ws.root, "derived files committed, except the banner")
+    result = ws.doit("clean")
+    assert (ws.root / "components/lib/greeting.txt").read_text() == "HELLO\n"  # committed: kept
+    assert not (ws.root / "components/app/banner.txt").exists()  # not tracked: removed
+    assert "kept 1 committed derived file(s)" in result.stdout
+    assert git(ws.root, "status", "--porcelain") == ""
