@@ -13,7 +13,7 @@ import posixpath
 import re
 
 from ksbuild.loader.schema import Field
-from ksbuild.model import OUT_PREFIX, SCRATCH, ActionSpec, Target
+from ksbuild.model import OUT_PREFIX, SCRATCH, ActionSpec, Target, out_dir
 from ksbuild.rules import Inputs, PlanContext, Rule
 from ksbuild.rules.golang import Layout
 
@@ -60,26 +60,25 @@ def _plan(target: Target, inputs: Inputs, ctx: PlanContext) -> tuple[ActionSpec,
     version = ctx.version_file(artifact.label.component)
     version_exec = layout.exec_path(version)
     variable = attrs.get("version_variable", "main.version")
-    go_files = [p for p in inputs.all]
+    image_dir, *binary_outs = (ctx_out(target, declared).rstrip("/") for declared, _ in _outputs(target))
     actions = []
-    binaries = []
-    for platform, (out, _) in zip(_platforms(target), _outputs(target)[1:]):
+    binaries = []  # (platform, path in the execution root, workspace path)
+    for platform, out in zip(_platforms(target), binary_outs):
         goos, goarch = platform.split("/")
         exec_out = f"_out/{goos}_{goarch}/{_binary(target)}"
-        binaries.append((platform, exec_out))
+        binaries.append((platform, exec_out, out))
         script = ('exec go build -trimpath -buildvcs=false -ldflags "-s -w -buildid= -X '
                   f'{variable}=$(cat {SCRATCH}/version)" -o {_relative(layout, exec_out)} ./{_main(target)}')
         actions.append(ActionSpec(
             mnemonic="GoBuild", description=f"{target.label.task}: go build ./{_main(target)} for {platform}",
             argv=("sh", "-c", script), cwd=module.path, toolchain="go",
             env=(("CGO_ENABLED", "0"), ("GOARCH", goarch), ("GOOS", goos)),
-            inputs=layout.pairs(go_files) + ((version_exec, version),),
+            inputs=layout.pairs(inputs.all) + ((version_exec, version),),
             input_dirs=layout.pairs(inputs.dirs),
             prepare=(("version_text", (_relative(layout, version_exec), f"{SCRATCH}/version")),),
-            outputs=((exec_out, ctx_out(target, out)),)))
-    image_dir = ctx_out(target, _outputs(target)[0][0]).rstrip("/")
+            outputs=((exec_out, out),)))
     spec = {
-        "binaries": [[platform, path] for platform, path in binaries], "binary": _binary(target),
+        "binaries": [[platform, path] for platform, path, _ in binaries], "binary": _binary(target),
         "version_file": version, "base": base, "user": attrs.get("user", NONROOT),
         "env": sorted(attrs.get("env", {}).items()), "args": list(attrs.get("args", ())),
         "source": attrs.get("source", ""), "out": "_image",
@@ -89,15 +88,14 @@ def _plan(target: Target, inputs: Inputs, ctx: PlanContext) -> tuple[ActionSpec,
         mnemonic="OCIImage", description=f"{target.label.task}: image {artifact.repository} for "
                                          f"{', '.join(_platforms(target))}",
         argv=(json.dumps(spec, sort_keys=True),), builtin="oci_image",
-        inputs=tuple((path, ctx_out(target, out)) for (_, path), (out, _) in zip(binaries, _outputs(target)[1:]))
-        + ((version, version),),
+        inputs=tuple((path, out) for _, path, out in binaries) + ((version, version),),
         outputs=(), output_dirs=(("_image", image_dir),)))
     return tuple(actions)
 
 
 def ctx_out(target: Target, declared: str) -> str:
     """A declared `$out/...` path as the workspace path the planner gave it."""
-    return f".ksbuild/out/{target.label.component}/{declared[len(OUT_PREFIX):]}"
+    return out_dir(target.label.component, declared[len(OUT_PREFIX):])
 
 
 def _relative(layout: Layout, exec_path: str) -> str:

@@ -9,7 +9,7 @@ import os
 import posixpath
 from dataclasses import replace
 
-from ksbuild.model import ActionSpec, BuildGraph, Label, Target, TargetPlan, action_parts, digest_of
+from ksbuild.model import ActionSpec, BuildGraph, Label, Target, TargetPlan, action_parts, digest_of, out_dir
 from ksbuild.versioning.declare import PLACEHOLDER, Artifact, Reference, resolve_label
 from ksbuild.versioning.gitversions import version_file
 
@@ -20,7 +20,7 @@ STAMP_RULE = "stamp@1"
 def out_path(workspace_path: str, component_dir: str, component: str) -> str:
     """Where a component's file is rendered with versions: .ksbuild/out/COMPONENT/RELATIVE."""
     relative = posixpath.relpath(workspace_path, component_dir) if component_dir not in ("", ".") else workspace_path
-    return f".ksbuild/out/{component}/{relative}"
+    return out_dir(component, relative)
 
 
 def plan_versioning(graph: BuildGraph, artifacts: list[Artifact], references: list[Reference], planner) -> BuildGraph:
