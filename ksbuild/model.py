@@ -297,6 +297,7 @@ def out_dir(component: str, relative: str) -> str:
     return f".ksbuild/out/{component}/{relative}"
 
 
+IMAGE_RULES = ("go_image", "docker_image")  # rules whose target is an image layout (`doit push`, `doit load`)
 FETCH_RULE = "go_modules"  # the rule of the targets that fetch Go modules (rules.gofetch): scheduled, not counted
 FETCHED_DIR = ".ksbuild/src"  # where a component from another repository, NAME, is checked out: FETCHED_DIR/NAME
 

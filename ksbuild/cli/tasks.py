@@ -2,6 +2,7 @@
 `build` (the default), `generate`, and ksbuild's own commands as tasks (`graph`)."""
 from __future__ import annotations
 
+import functools
 import os
 
 from ksbuild import state
@@ -11,7 +12,7 @@ from ksbuild.cli.clean import clean_outputs
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
 from ksbuild.loader.plancache import load_graph_cached
-from ksbuild.model import FETCH_RULE, BuildGraph, digest_of, dir_manifest
+from ksbuild.model import FETCH_RULE, IMAGE_RULES, BuildGraph, digest_of, dir_manifest
 from ksbuild.verify.command import verify
 
 _GRAPHS: dict[str, BuildGraph] = {}
@@ -87,6 +88,7 @@ def target_tasks(graph: BuildGraph, cache):
             digest, parts = with_tool_binaries(plan.digest, plan.parts, binaries)
             meta.update(plan=digest, base_plan=plan.digest)
         unchanged = previous.get(task) == digest
+        owned = _owned_files(plan, dir_files.get(task, {})) if plan.output_dirs else []
         if not unchanged:
             if parts_before is None:
                 parts_before = state.previous_parts(root)
@@ -98,12 +100,11 @@ def target_tasks(graph: BuildGraph, cache):
             "doc": plan.target.doc or f"{plan.target.rule}: {', '.join(plan.outputs[:3])}",
             "actions": [(run_target, [root, task, plan.parts["rule"], plan.actions, cache])],
             "file_dep": list(plan.inputs),
-            "targets": [*plan.outputs, *plan.output_dirs, *map(dir_manifest, plan.output_dirs),
-                        *_owned_files(plan, dir_files.get(task, {}))],
+            "targets": [*plan.outputs, *plan.output_dirs, *map(dir_manifest, plan.output_dirs), *owned],
             "task_dep": [dep.task for dep in plan.deps]
                         + sorted({t.task for a in plan.actions for t in a.all_tools}),
             "uptodate": [unchanged and not edited],
-            "clean": [(clean_outputs, [root, task, [*plan.outputs, *_owned_files(plan, dir_files.get(task, {}))]])],
+            "clean": [(clean_outputs, [root, task, [*plan.outputs, *owned]])],
             "meta": meta,
         }
 
@@ -140,7 +141,7 @@ def command_tasks(graph: BuildGraph, cache):
                params=[{"name": "json", "long": "json", "default": "", "help": "also write them as JSON here"}])
     yield dict(command, basename="explain", doc="why targets ran in the last run, and why their cache lookups missed",
                actions=[(explain_tasks, [root])], pos_arg="tasks")
-    images = [task for task, plan in graph.plans.items() if plan.target.rule in ("go_image", "docker_image")]
+    images = [task for task, plan in graph.plans.items() if plan.target.rule in IMAGE_RULES]
     if images:
         yield dict(command, basename="push", doc="push built images to their artifacts' repositories, tagged with "
                    "their versions (--registry HOST to publish elsewhere)", actions=[(push, [root])],
@@ -175,8 +176,10 @@ def with_tool_binaries(base: str, parts: dict, binaries: dict[str, str | None]) 
     return digest_of([base, identity]), dict(parts, tool_binaries=digest_of(identity))
 
 
-def _installed_tools(pins) -> dict[str, str]:
-    """Installed tools' binary digests, by install task (a small file per tool, read once per run)."""
+@functools.lru_cache(maxsize=4)
+def _installed_tools(pins: tuple) -> dict[str, str]:
+    """Installed tools' binary digests, by install task (a small file per tool, read once per run:
+    targets and tool tasks both ask)."""
     from ksbuild.toolchain import store
     from ksbuild.toolchain.goenv import GoMissing, go_env
 

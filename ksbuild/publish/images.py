@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-IMAGE_RULES = ("go_image", "docker_image")
-
+from ksbuild.model import IMAGE_RULES
 
 class PublishError(Exception):
     """Nothing can be published as asked: the message says what and how to fix it."""
