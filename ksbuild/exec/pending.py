@@ -7,10 +7,10 @@ in the last action leaves the workspace exactly as it was.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 
+from ksbuild.cache.digests import sha256_file
 from ksbuild.exec.commit import commit_dir, commit_files, write_dir_manifest
 from ksbuild.model import ActionSpec
 
@@ -43,8 +43,7 @@ class Pending:
         source = self.source(workspace_path)
         if source == os.path.join(self.root, workspace_path):
             return stat_cache.digest(workspace_path)
-        with open(source, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+        return sha256_file(source)
 
     def add(self, exec_root: str, action: ActionSpec, scratch: str) -> None:
         """Outputs of `action`, laid out under `exec_root`, wait for the commit."""
