@@ -21,13 +21,14 @@ def _table(fields) -> list[str]:
 
 def reference() -> str:
     from ksbuild.loader.buildfile import BUILD_FIELDS
-    from ksbuild.loader.workspace import CACHE_FIELDS, COMPONENT_FIELDS, TOOL_FIELDS, WORKSPACE_FIELDS
+    from ksbuild.loader.workspace import CACHE_FIELDS, COMPONENT_FIELDS, PUBLISH_FIELDS, TOOL_FIELDS, WORKSPACE_FIELDS
     from ksbuild.rules import COMMON_FIELDS, FORMAT_FIELDS, RULES
     from ksbuild.versioning.declare import ARTIFACT_FIELDS, REFERENCE_FIELDS
 
     lines = ["#### workspace.yaml", "", *_table(WORKSPACE_FIELDS), "", "Each component:", "",
              *_table(COMPONENT_FIELDS), "", "Each tool pin (`tools:`, and a component's `tools:`):", "",
              *_table(TOOL_FIELDS), "", "`cache:`", "", *_table(CACHE_FIELDS), "",
+             "`publish:`", "", *_table(PUBLISH_FIELDS), "",
              "#### BUILD.yaml", "", *_table(BUILD_FIELDS), "",
              "Each artifact:", "", *_table(ARTIFACT_FIELDS), "", "Each reference:", "", *_table(REFERENCE_FIELDS), "",
              "Every target:", "", *_table(COMMON_FIELDS), "", "Each `format:` step:", "", *_table(FORMAT_FIELDS), ""]

@@ -124,6 +124,7 @@ class Workspace:
     cache: CacheSettings = CacheSettings()
     go: str = ""  # the Go release every Go action runs with, and tools are built with ("" = the machine's)
     registries: tuple = ()  # (host, {"insecure": bool}) from workspace.yaml `registries:`
+    dev_prefix: str = ""  # publish.dev_prefix: where development versions are published ("" = the repositories)
 
     def tool(self, name: str, component: str = "") -> ToolPin | None:
         """The pin of tool `name`: the component's own, else the workspace's."""

@@ -103,7 +103,7 @@ def chart_manifest(archive: str, created: str | None = None) -> ChartManifest:
 def push_chart(registry: Registry, repository: str, archive: str, created: str | None = None) -> ChartPushResult:
     """Push the chart archive to `repository:VERSION` (see the module docstring)."""
     planned = chart_manifest(archive, created)
-    existing = _tagged(registry, repository, planned.tag)
+    existing = registry.tagged(repository, planned.tag)
     if existing is not None:
         if existing == planned.digest:
             return ChartPushResult(registry.host, repository, planned.tag, planned.digest, "unchanged", 0)
@@ -115,15 +115,6 @@ def push_chart(registry: Registry, repository: str, archive: str, created: str |
     uploaded += registry.push_blob(repository, config_digest, planned.config, len(planned.config))
     registry.put_manifest(repository, planned.tag, planned.manifest, OCI_MANIFEST)
     return ChartPushResult(registry.host, repository, planned.tag, planned.digest, "pushed", uploaded)
-
-
-def _tagged(registry: Registry, repository: str, tag: str) -> str | None:
-    try:
-        return registry.get_manifest(repository, tag).digest
-    except RegistryError as err:
-        if err.status == 404:
-            return None
-        raise
 
 
 def read_archive_metadata(archive: str) -> dict:

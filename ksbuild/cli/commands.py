@@ -173,3 +173,48 @@ def load(root: str, targets: list[str]):
         return TaskFailed(f"load: {err}")
     sys.stdout.write(f"ksbuild: loaded {loaded}\n")
     return None
+
+
+def publish_gate(root: str, mode: str):
+    """The first step of `doit release` / `doit publish`: refuse a dirty tree, or nothing to publish,
+    before anything is verified or built."""
+    from doit.exceptions import TaskFailed
+
+    from ksbuild.cli.tasks import component_versions, graph_for
+    from ksbuild.publish.images import PublishError
+    from ksbuild.publish.run import gate
+
+    try:
+        components = gate(root, component_versions(graph_for(root)), mode)
+    except PublishError as err:
+        return TaskFailed(f"{'release' if mode == 'release' else 'publish'}: {err}")
+    sys.stdout.write(f"ksbuild: publishing {', '.join(components)}\n")
+    return None
+
+
+def publish(root: str, mode: str, dev: bool, dry_run: bool, registry: str, out: str):
+    """`doit release` / `doit publish [--dev]`: after the gate, verify and the build, push every artifact
+    of the components in scope and write the release directory (see ksbuild.publish.run)."""
+    import os
+
+    from doit.exceptions import TaskFailed
+
+    from ksbuild.charts import ChartError
+    from ksbuild.cli.tasks import component_versions, graph_for
+    from ksbuild.images.oci import ImageError
+    from ksbuild.publish.images import PublishError
+    from ksbuild.publish.run import run
+    from ksbuild.registry.errors import RegistryError
+
+    graph = graph_for(root)
+    override = registry or os.environ.get("KSBUILD_PUSH_REGISTRY", "")
+    what = "release" if mode == "release" else "publish"
+    try:
+        manifest = run(graph, component_versions(graph), "dev" if dev else mode, override, dry_run, out,
+                       lambda line: sys.stdout.write(f"ksbuild: {line}\n"))
+    except (PublishError, RegistryError, ImageError, ChartError) as err:
+        return TaskFailed(f"{what}: {err}")
+    except OSError as err:
+        return TaskFailed(f"{what}: cannot write the release directory: {err}")
+    sys.stdout.write(f"ksbuild: {'dry run: nothing pushed; ' if dry_run else ''}release manifest {manifest}\n")
+    return None

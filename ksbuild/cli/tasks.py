@@ -6,8 +6,8 @@ import functools
 import os
 
 from ksbuild import state
-from ksbuild.cli.commands import (collect_garbage, explain_tasks, install_tool, load, push, show_graph, show_tools,
-                                  show_versions)
+from ksbuild.cli.commands import (collect_garbage, explain_tasks, install_tool, load, publish, publish_gate, push,
+                                  show_graph, show_tools, show_versions)
 from ksbuild.cli.clean import clean_outputs
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
@@ -122,6 +122,38 @@ def group_tasks(graph: BuildGraph):
            "task_dep": [task for task in everything if graph.plans[task].generated]}
 
 
+PUBLISH_PARAMS = [
+    {"name": "dry_run", "long": "dry-run", "type": bool, "default": False,
+     "help": "check everything and print what would be pushed; push nothing"},
+    {"name": "registry", "long": "registry", "default": "",
+     "help": "push every repository under this registry (HOST[:PORT]) instead (references keep their names)"},
+    {"name": "out", "long": "out", "default": "", "help": "the release directory (default .ksbuild/release)"},
+]
+
+
+def publish_tasks(graph: BuildGraph, versions: dict):
+    """`release` and `publish`: a gate, `verify`, the targets they publish, then the pushes."""
+    from ksbuild.publish.plan import publish_targets
+    from ksbuild.publish.run import in_scope
+
+    root = graph.workspace.root
+    command = {"uptodate": [False], "verbosity": 2, "meta": {"ksbuild": "command"}}
+    for mode, doc in (("release", "publish every component at a release tag: verify, build, push images then "
+                                  "charts, write the release directory (--dry-run)"),
+                      ("publish", "publish this commit (development versions on an untagged commit; --dev)")):
+        scope = in_scope(versions, "release") if mode == "release" else list(versions)
+        gate = f"{mode}-check"
+        yield dict(command, basename=gate, doc=f"(the first step of {mode}) refuse a dirty tree or nothing to publish",
+                   actions=[(publish_gate, [root, "release" if mode == "release" else "auto"])])
+        params = PUBLISH_PARAMS + ([{"name": "dev", "long": "dev", "type": bool, "default": False,
+                                     "help": "publish development versions only"}] if mode == "publish" else [])
+        action = (publish, [root, "release" if mode == "release" else "auto"])
+        if mode == "release":
+            action = (publish, [root, "release"], {"dev": False})
+        yield dict(command, basename=mode, doc=doc, actions=[action], params=params,
+                   task_dep=[gate, "verify", *publish_targets(graph, scope)])
+
+
 def command_tasks(graph: BuildGraph, cache):
     root = graph.workspace.root
     command = {"uptodate": [False], "verbosity": 2, "meta": {"ksbuild": "command"}}
@@ -215,3 +247,5 @@ def all_tasks(root: str):
     yield from group_tasks(graph)
     yield from tool_tasks(graph)
     yield from command_tasks(graph, cache)
+    if graph.artifacts:
+        yield from publish_tasks(graph, component_versions(graph))

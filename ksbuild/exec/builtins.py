@@ -160,6 +160,12 @@ def docker_build(cwd: str, argv: tuple[str, ...]) -> None:
     build(cwd, argv)
 
 
+def helm_package(cwd: str, argv: tuple[str, ...]) -> None:
+    from ksbuild.charts.build import helm_package as package
+
+    package(cwd, argv)
+
+
 BUILTINS = {"copy": copy, "copy_dir": copy_dir, "stamp": stamp, "split_crds": split_crds, "helm_templates": helm_templates,
             "set_images": set_images, "version_text": version_text, "oci_image": oci_image,
-            "docker_build": docker_build}
+            "docker_build": docker_build, "helm_package": helm_package}

@@ -89,6 +89,47 @@ class LoaderContext:
             return None
         return artifact
 
+    def chart_artifact(self, target: Target, label: str):
+        from ksbuild.versioning.declare import resolve_label
+
+        artifact = self.planner.artifacts.get(resolve_label(label, target.label.component))
+        if artifact is None or artifact.kind != "chart" or artifact.external or not artifact.chart:
+            known = ", ".join(str(a.label) for a in self.planner.artifacts.values()
+                              if a.kind == "chart" and not a.external) or "none"
+            self.problem(target, "artifact", f"artifact {label!r} is not a chart artifact of this workspace with a "
+                         "`chart:` directory", f"Declare it under `artifacts:` with `kind: chart` and `chart: DIR` "
+                         f"(declared: {known}).")
+            return None
+        return artifact
+
+    def chart_stamps(self, target: Target, chart) -> dict[str, list[dict]]:
+        from ksbuild.versioning.declare import resolve_label
+        from ksbuild.versioning.plan import ref_spec
+
+        found: dict[str, list[dict]] = {}
+        for ref in self.planner.references:
+            label = resolve_label(ref.artifact, ref.component)
+            if ref.policy == "stamp" and ref.path.startswith(chart.chart + "/") and label in self.planner.artifacts:
+                resolved = type(ref)(**{**ref.__dict__, "artifact": str(label)})
+                found.setdefault(ref.path, []).append(ref_spec(resolved, self.planner.artifacts,
+                                                               self.planner.workspace.dev_prefix))
+        return found
+
+    def image_targets(self, target: Target, chart) -> dict:
+        from ksbuild.model import IMAGE_RULES
+        from ksbuild.versioning.declare import resolve_label
+
+        named = {resolve_label(chart.image, chart.label.component)} if chart.image else set()
+        named |= {resolve_label(ref.artifact, ref.component) for ref in self.planner.references
+                  if ref.policy == "stamp" and ref.form == "image" and ref.path.startswith(chart.chart + "/")}
+        found = {}
+        for other in self.planner.targets.values():
+            if other.rule in IMAGE_RULES and isinstance(other.attrs.get("artifact"), str):
+                label = resolve_label(other.attrs["artifact"], other.label.component)
+                if label in named:
+                    found[str(label)] = other.label
+        return dict(sorted(found.items()))
+
     def read_text(self, target: Target, path: str) -> str | None:
         self.planner.watched.add(path)
         try:

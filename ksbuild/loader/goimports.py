@@ -163,8 +163,10 @@ class _Scan:
         if not recursive:
             return [base]
         found = []
-        for owned in sorted(self.owned):
-            if base == "." or owned == base or owned.startswith(base + "/"):
+        for owned in sorted(self.owned):  # `./...` skips what Go skips: .dirs, _dirs, testdata
+            below = owned if base == "." else owned[len(base) + 1:] if owned.startswith(base + "/") else None
+            if owned == base or (below is not None
+                                 and not any(p in SKIPPED_DIRS or p[0] in "._" for p in below.split("/"))):
                 found.append(owned)
         stack = [base]
         while stack:  # depth first, sorted

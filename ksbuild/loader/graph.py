@@ -31,6 +31,7 @@ def load_graph(root: str) -> BuildGraph:
     problems.raise_if_any()
     planner = _Planner(workspace, targets)
     planner.artifacts = {a.label: a for a in artifacts}
+    planner.references = references
     planner.watched.update([workspace.file] + [build_file_path(c) for c in workspace.components])
     fetched = [f"{c.path}/.git/HEAD" for c in workspace.components if c.path.startswith(".ksbuild/src/")]
     if fetched:  # a moved checkout, or an edited lock, is checked again
@@ -61,6 +62,7 @@ class _Planner(OutputClaims):
         self._manifests: dict[str, set[str]] = {}
         self.context = LoaderContext(self)
         self.artifacts: dict = {}  # Label -> versioning.declare.Artifact
+        self.references: list = []  # versioning.declare.Reference, as declared
         self.below: dict[str, tuple[Target, str]] = {}  # directory every output path goes through -> a path's owner
         self.real_root = os.path.realpath(self.root)
         self.real_root_slash = self.real_root.rstrip("/") + "/"
@@ -108,8 +110,9 @@ class _Planner(OutputClaims):
         found: list[str] = []
         entries = [(entry, target.line_of("srcs", index), "srcs")
                    for index, entry in enumerate(target.attrs.get("srcs", []))]
+        rule = RULES[target.rule]
         entries += [(entry, target.line_of(attr), f"{attr} (rule {target.rule} reads it)")
-                    for entry, attr in RULES[target.rule].implicit_srcs(target)]
+                    for entry, attr in rule.implicit_srcs(target) + rule.context_srcs(target, self.context)]
         own = set(self.outputs.get(target.label, ()))  # known unless the outputs follow the srcs (copy)
         for entry, line, what in entries:
             if entry.startswith((":", "//")):
@@ -381,10 +384,25 @@ class _Planner(OutputClaims):
             self.problems.add(target.file, target.line_of("srcs"),
                               f"{target.label}: {clash[0]!r} is both an input and an output",
                               "A target cannot rewrite its own input; write the result to another file.")
-        file_deps = inputs.all + tuple(dir_manifest(d) for d in dirs)
+        file_deps = inputs.all + tuple(dir_manifest(d) for d in dirs) + _action_only_inputs(actions, inputs.all)
         parts = {"rule": f"{rule.name}@{rule.version}", "inputs": digest_of(list(file_deps)),
                  "outputs": digest_of(list(declared)),
                  **action_parts(actions, self.context.toolchain_identity(actions))}
         return TargetPlan(target=target, rule_version=rule.version, actions=actions, inputs=file_deps,
                           outputs=outputs, output_dirs=output_dirs, deps=tuple(sorted(self.edges[target.label])),
                           generated=rule.commits_outputs, parts=parts)
+
+
+def _action_only_inputs(actions, known) -> tuple[str, ...]:
+    """Workspace files an action reads that are no srcs and no earlier action's output: the version
+    files a rule names itself. doit must see them too, or a new version would not rerun the target."""
+    made = {path for action in actions for _, path in action.outputs}
+    made_dirs = tuple(path + "/" for action in actions for _, path in action.output_dirs)
+    seen = set(known)
+    extra = []
+    for action in actions:
+        for _, path in action.inputs:
+            if path not in seen and path not in made and not path.startswith(made_dirs):
+                seen.add(path)
+                extra.append(path)
+    return tuple(extra)

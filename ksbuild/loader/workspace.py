@@ -17,7 +17,7 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 RESERVED_NAMES = frozenset({
     "build", "generate", "graph", "verify", "versions", "tools", "tool", "cache-gc", "explain",
     "run", "list", "info", "clean", "forget", "ignore", "help", "auto", "dumpdb", "strace",
-    "reset-dep", "tabcompletion", "push", "load", "release", "publish",
+    "reset-dep", "tabcompletion", "push", "load", "release", "publish", "release-check", "publish-check",
 })
 
 WORKSPACE_FIELDS = (
@@ -26,8 +26,14 @@ WORKSPACE_FIELDS = (
     Field("cache", "mapping", "the action cache: local directory and size, and a remote shared by CI runners"),
     Field("go", "string", "the Go release every Go action runs with and tools are built with, e.g. \"1.26.8\" "
           "(Go fetches it through the module proxy); default: the machine's Go"),
+    Field("publish", "mapping", "how `doit release` and `doit publish` publish: `dev_prefix`"),
     Field("registries", "mapping", "settings per registry host (HOST or HOST:PORT): `insecure: true` allows plain "
           "HTTP, for a registry on 127.0.0.1 (never for a public one)"),
+)
+PUBLISH_FIELDS = (
+    Field("dev_prefix", "string", "where development versions are published: REGISTRY[/PATH]; an artifact's "
+          "repository keeps its path under it (ghcr.io/org/x -> PREFIX/org/x), and every reference built on an "
+          "untagged commit names it. Default: the artifacts' own repositories"),
 )
 REGISTRY_FIELDS = (
     Field("insecure", "bool", "speak plain HTTP to it (a loopback or test registry)"),
@@ -131,10 +137,29 @@ def load_workspace(root: str) -> Workspace:
     cache = _cache(data.get("cache"), problems)
     problems.raise_if_any()
     registries = _registries(data.get("registries"), problems)
+    dev_prefix = _dev_prefix(data.get("publish"), problems)
     problems.raise_if_any()
     return Workspace(root=root, file=WORKSPACE_FILE, components=tuple(components), tools=tuple(tools), cache=cache,
                      tool_lines=tuple((t.name, (data.get("tools") or {}).line_of(t.name)) for t in tools),
-                     go=workspace_go, registries=registries)
+                     go=workspace_go, registries=registries, dev_prefix=dev_prefix)
+
+
+DEV_PREFIX = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+
+
+def _dev_prefix(spec, problems: Problems) -> str:
+    if spec is None:
+        return ""
+    if not check(spec, PUBLISH_FIELDS, file=WORKSPACE_FILE, line=getattr(spec, "line", 0), where="publish",
+                 problems=problems):
+        return ""
+    prefix = spec.get("dev_prefix", "")
+    if prefix and not DEV_PREFIX.fullmatch(prefix):
+        problems.add(WORKSPACE_FILE, spec.line_of("dev_prefix"), f"publish.dev_prefix {prefix!r} is not a "
+                     "registry with an optional path", "Write it as in an image name, without a tag: "
+                     "ghcr.io/kubestellar/dev or 127.0.0.1:5000/dev.")
+        return ""
+    return prefix
 
 
 REGISTRY_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")

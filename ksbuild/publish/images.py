@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 from ksbuild.model import IMAGE_RULES
+from ksbuild.versioning.declare import split_repository
 
 class PublishError(Exception):
     """Nothing can be published as asked: the message says what and how to fix it."""
@@ -69,14 +70,6 @@ def push_images(pushes: list[ImagePush], say) -> list:
             f"{result.existing} already there)")
         results.append(result)
     return results
-
-
-def split_repository(repository: str, override: str = "") -> tuple[str, str]:
-    """ghcr.io/kubestellar/x -> (ghcr.io, kubestellar/x); with an override, (override, kubestellar/x)."""
-    first, _, rest = repository.partition("/")
-    host, path = (first, rest) if rest and ("." in first or ":" in first or first == "localhost") \
-        else ("docker.io", repository)
-    return (override or host), path
 
 
 def _artifact_label(plan) -> str:

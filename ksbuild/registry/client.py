@@ -211,6 +211,15 @@ class Registry:
                                 f"media type {printable(media_type)!r} is not an image manifest or index")
         return ManifestReply(data, media_type, digest)
 
+    def tagged(self, repository: str, tag: str) -> str | None:
+        """The digest the tag names, or None when the registry has no such tag (or repository)."""
+        try:
+            return self.get_manifest(repository, tag).digest
+        except RegistryError as err:
+            if err.status == 404:
+                return None
+            raise
+
     def tags(self, repository: str) -> list[str]:
         """Every tag of the repository ([] when the registry says it does not know the repository:
         NAME_UNKNOWN)."""

@@ -52,6 +52,15 @@ class PlanContext(Protocol):
     def image_artifact(self, target: Target, label: str):
         """The image artifact `label` names (versioning.declare.Artifact), or None (reported)."""
 
+    def chart_artifact(self, target: Target, label: str):
+        """The chart artifact `label` names (versioning.declare.Artifact), or None (reported)."""
+
+    def chart_stamps(self, target: Target, chart) -> dict[str, list[dict]]:
+        """The stamped references in the chart's files: {workspace path: [reference spec]}."""
+
+    def image_targets(self, target: Target, chart) -> dict:
+        """The image targets building the images the chart names: {artifact label text: target Label}."""
+
     def read_text(self, target: Target, path: str) -> str | None:
         """A workspace file's text, read at load time (None, reported, when it cannot be read)."""
 
@@ -83,6 +92,8 @@ class Rule:
     reads_dirs: bool = True  # its actions take `Inputs.dirs` as `input_dirs`
     # Inputs the rule always reads, as (srcs entry, field that implies it): go.mod, a header file...
     implicit_srcs: Callable[[Target], list[tuple[str, str]]] = lambda target: []
+    # More such inputs, found by asking the loader (a chart's directory and the image targets it names)
+    context_srcs: Callable[[Target, PlanContext], list[tuple[str, str]]] = lambda target, ctx: []
     # Go packages (module-relative directories, `dir/...`) whose files, and the files of every package
     # of the same module they import, are inputs: found at load time from their import declarations.
     go_packages: Callable[[Target], list[str]] = lambda target: []
@@ -101,10 +112,10 @@ def in_place(paths) -> tuple[tuple[str, str], ...]:
 
 
 def _registry() -> dict[str, Rule]:
-    from ksbuild.rules import command, copy, golang, images, kustomize
+    from ksbuild.rules import charts, command, copy, golang, images, kustomize
 
     rules = (command.RULE, copy.RULE, kustomize.KUSTOMIZE_BUILD, kustomize.HELM_TEMPLATES, *golang.RULES,
-             images.GO_IMAGE, images.DOCKER_IMAGE)
+             images.GO_IMAGE, images.DOCKER_IMAGE, charts.HELM_CHART)
     return {rule.name: rule for rule in rules}
 
 

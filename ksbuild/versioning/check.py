@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from ksbuild.model import BuildGraph, Label
 from ksbuild.versioning import locate
 from ksbuild.versioning.helmvalues import NoValue, resolve_values
-from ksbuild.versioning.render import bare_version, judge
+from ksbuild.versioning.render import bare_version, judge, render
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def check_references(root: str, graph: BuildGraph, versions: dict) -> list[Refer
             info = f"{value} at {where}"
             where, value = resolved.where or where, resolved.value
         if ref.always:
-            version = now[ref.artifact].version
+            version = render(ref.form, artifact, now[ref.artifact].version)
             results.append(ReferenceCheck(where, "stamp", ref.artifact, value, version, True,
                                           info=f"information only: the build stamps {version}",
                                           agree=ref.agree))

@@ -165,6 +165,22 @@ def references(data, component, file: str, problems: Problems) -> list[Reference
     return found
 
 
+def split_repository(repository: str, override: str = "") -> tuple[str, str]:
+    """ghcr.io/kubestellar/x -> (ghcr.io, kubestellar/x); with an override, (override, kubestellar/x)."""
+    first, _, rest = repository.partition("/")
+    host, path = (first, rest) if rest and ("." in first or ":" in first or first == "localhost") \
+        else ("docker.io", repository)
+    return (override or host), path
+
+
+def dev_repository(artifact: Artifact, dev_prefix: str) -> str:
+    """Where the artifact's development versions go: under `publish.dev_prefix`, keeping its path
+    ("" when no prefix is configured, or the artifact is built elsewhere)."""
+    if not dev_prefix or artifact.external:
+        return ""
+    return f"{dev_prefix}/{split_repository(artifact.repository)[1]}"
+
+
 def resolve_label(text: str, component: str) -> Label | None:
     if text.startswith(":"):
         return Label(component, text[1:])

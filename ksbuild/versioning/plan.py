@@ -10,7 +10,7 @@ import posixpath
 from dataclasses import replace
 
 from ksbuild.model import ActionSpec, BuildGraph, Label, Target, TargetPlan, action_parts, digest_of, out_dir
-from ksbuild.versioning.declare import PLACEHOLDER, Artifact, Reference, resolve_label
+from ksbuild.versioning.declare import PLACEHOLDER, Artifact, Reference, dev_repository, resolve_label
 from ksbuild.versioning.gitversions import version_file
 
 STAMP_TARGET = "stamped"
@@ -79,16 +79,18 @@ def _chart_references(artifact: Artifact, by_label, planner) -> list[Reference]:
         planner.problems.add(artifact.file, artifact.line, f"{artifact.label}: image {artifact.image!r} is not a "
                              "declared image artifact", "Name the image artifact the chart deploys.")
     # Stamped whatever Chart.yaml says (as `helm package --version X --app-version Y` does): adopting
-    # ksbuild never means editing the chart first; the committed value is shown as information.
-    common = dict(component=artifact.label.component, path=chart_yaml, regex="", form="version", policy="stamp",
+    # ksbuild never means editing the chart first; the committed value is shown as information. Both
+    # are tags as published: the chart's version is its OCI tag, and appVersion the image's tag.
+    common = dict(component=artifact.label.component, path=chart_yaml, regex="", form="tag", policy="stamp",
                   placeholder=PLACEHOLDER, file=artifact.file, line=artifact.line, always=True)
     return [Reference(yaml="version", artifact=f"//{artifact.label.component}:{artifact.label.target}", **common),
             Reference(yaml="appVersion", artifact=image, **common)]
 
 
 def _stamp_plan(component, artifacts, references, by_label, planner) -> TargetPlan | None:
+    dev_prefix = planner.workspace.dev_prefix
     charts = [a for a in artifacts if a.kind == "chart"]
-    stamped = [r for r in references if r.policy == "stamp" and r.form != "oci"]
+    stamped = [r for r in references if r.policy == "stamp"]
     if not charts and not stamped:
         return None
     files = set(r.path for r in stamped)
@@ -99,7 +101,7 @@ def _stamp_plan(component, artifacts, references, by_label, planner) -> TargetPl
     versions = sorted({version_file(Label.parse(a).component) for a in named})
     spec = {
         "files": [{"src": path, "out": out_path(path, component.path, component.name),
-                   "refs": [_ref_spec(r, by_label) for r in stamped if r.path == path]} for path in files],
+                   "refs": [ref_spec(r, by_label, dev_prefix) for r in stamped if r.path == path]} for path in files],
         "versions": {a: version_file(Label.parse(a).component) for a in named},
     }
     action = ActionSpec(
@@ -118,8 +120,9 @@ def _stamp_plan(component, artifacts, references, by_label, planner) -> TargetPl
                       outputs=tuple(f["out"] for f in spec["files"]), deps=tuple(deps), generated=False, parts=parts)
 
 
-def _ref_spec(ref: Reference, by_label) -> dict:
+def ref_spec(ref: Reference, by_label, dev_prefix: str) -> dict:
+    """What the stamping code (versioning.stamp) needs of a reference, as JSON."""
     artifact = by_label[Label.parse(ref.artifact)]
     return {"yaml": ref.yaml, "regex": ref.regex, "form": ref.form, "placeholder": ref.placeholder,
             "artifact": ref.artifact, "repository": artifact.repository, "tag_prefix": artifact.tag_prefix,
-            "always": ref.always}
+            "always": ref.always, "dev_repository": dev_repository(artifact, dev_prefix)}

@@ -1,5 +1,8 @@
 """The `stamp` builtin: copy files into .ksbuild/out/, each reference's placeholder replaced by the
-version this run computed (read from the version files, which are the action's inputs)."""
+version this run computed (read from the version files, which are the action's inputs).
+
+`stamp_text` is the one place a reference is stamped: the `stamp` builtin and the chart packager
+(`ksbuild.charts.build`) both use it."""
 from __future__ import annotations
 
 import json
@@ -12,12 +15,47 @@ from ksbuild.versioning.render import render
 from ksbuild.model import Label
 
 
+def read_versions(cwd: str, files: dict[str, str]) -> dict[str, dict]:
+    """{artifact: the version record of its component} from {artifact: version file}."""
+    found = {}
+    for artifact, path in files.items():
+        with open(os.path.join(cwd, path), encoding="utf-8") as handle:
+            found[artifact] = json.load(handle)
+    return found
+
+
+def stamp_text(text: str, refs: list[dict], versions: dict[str, dict], where: str,
+               digests: dict[str, str] | None = None) -> str:
+    """`text` with every reference of `refs` (versioning.plan's reference specs) stamped with its
+    artifact's version, and, for an `image` reference to an artifact in `digests`, `@DIGEST` after
+    the tag: the reference then names exactly the image that was built. The published repository
+    is the artifact's `repository`, or its `dev_repository` for a development version."""
+    for ref in refs:  # re-located each time: a replacement may shift what follows
+        record = versions[ref["artifact"]]
+        declared = Artifact(Label.parse(ref["artifact"]), "", ref["repository"], ref["tag_prefix"])
+        published = Artifact(declared.label, "", publish_repository(ref, record), ref["tag_prefix"])
+        found = locate.locate(text, ref["yaml"], ref["regex"])
+        committed = render(ref["form"], declared, ref["placeholder"])
+        if found.value != committed and not ref.get("always"):
+            raise ValueError(f"{where}:{found.line}: expected {committed!r} to stamp, found {found.value!r} "
+                             "(doit verify says more)")
+        value = render(ref["form"], published, record["version"])
+        if ref["form"] == "image" and digests and ref["artifact"] in digests:
+            value += "@" + digests[ref["artifact"]]
+        text = locate.replace(text, found, value)
+    return text
+
+
+def publish_repository(ref: dict, record: dict) -> str:
+    """Where the artifact of a reference spec is published at the version `record` describes."""
+    if ref.get("dev_repository") and not record.get("tag"):
+        return ref["dev_repository"]
+    return ref["repository"]
+
+
 def stamp(cwd: str, argv: tuple[str, ...]) -> None:
     spec = json.loads(argv[0])
-    versions = {}
-    for artifact, path in spec["versions"].items():
-        with open(os.path.join(cwd, path), encoding="utf-8") as handle:
-            versions[artifact] = json.load(handle)["version"]
+    versions = read_versions(cwd, spec["versions"])
     for entry in spec["files"]:
         source, out = os.path.join(cwd, entry["src"]), os.path.join(cwd, entry["out"])
         os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -26,14 +64,7 @@ def stamp(cwd: str, argv: tuple[str, ...]) -> None:
             continue
         with open(source, encoding="utf-8") as handle:
             text = handle.read()
-        for ref in entry["refs"]:  # re-located each time: a replacement may shift what follows
-            artifact = Artifact(Label.parse(ref["artifact"]), "", ref["repository"], ref["tag_prefix"])
-            found = locate.locate(text, ref["yaml"], ref["regex"])
-            committed = render(ref["form"], artifact, ref["placeholder"])
-            if found.value != committed and not ref.get("always"):
-                raise ValueError(f"{entry['src']}:{found.line}: expected {committed!r} to stamp, found {found.value!r} "
-                                 "(doit verify says more)")
-            text = locate.replace(text, found, render(ref["form"], artifact, versions[ref["artifact"]]))
+        text = stamp_text(text, entry["refs"], versions, entry["src"])
         with open(out, "w", encoding="utf-8") as handle:
             handle.write(text)
         shutil.copymode(source, out)

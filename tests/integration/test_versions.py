@@ -181,8 +181,8 @@ def test_a_consistent_workspace_passes_and_stamps_its_outputs(released):
         name="kcm", version="0.20.0-rc1", app="0.20.0-rc1")
     assert released.read(".ksbuild/out/ks/chart/values.yaml") == \
         "image: ghcr.io/kubestellar/kubestellar/controller-manager:0.20.0-rc1\n"
-    assert released.read(".ksbuild/out/osa/chart/Chart.yaml") == CHART.format(
-        name="osa", version="0.2.0-alpha.1", app="0.2.0-alpha.1")
+    assert released.read(".ksbuild/out/osa/chart/Chart.yaml") == CHART.format(  # its tag, `v` included
+        name="osa", version="v0.2.0-alpha.1", app="0.2.0-alpha.1")
     assert {p: p.read_bytes() for p in (released.root / "ks").rglob("*") if p.is_file()} == sources
     assert git(released.root, "status", "--porcelain") == ""
 
@@ -235,11 +235,11 @@ def test_hand_written_chart_versions_are_information_and_stamped_over(released):
     git(released.root, "tag", "-f", "ks/v0.20.0-rc1")
     git(released.root, "tag", "-f", "osa/v0.2.0-alpha.1")
     listing = released.doit("versions").stdout
-    assert "says '0.2.0' (information only: the build stamps 0.2.0-alpha.1)" in listing
+    assert "says '0.2.0' (information only: the build stamps v0.2.0-alpha.1)" in listing
     assert "says '0.1.0' (information only: the build stamps 0.20.0-rc1)" in listing
     released.doit()
-    assert released.read(".ksbuild/out/osa/chart/Chart.yaml") == CHART.format(
-        name="osa", version="0.2.0-alpha.1", app="0.2.0-alpha.1")
+    assert released.read(".ksbuild/out/osa/chart/Chart.yaml") == CHART.format(  # its tag, `v` included
+        name="osa", version="v0.2.0-alpha.1", app="0.2.0-alpha.1")
     assert released.read(".ksbuild/out/ks/chart/Chart.yaml") == CHART.format(
         name="kcm", version="0.20.0-rc1", app="0.20.0-rc1")
 
