@@ -2,7 +2,8 @@
 
 argv: the JSON spec the rule planned. In the sandbox: every chart file is copied into a staging
 directory (outside the sandbox), the stamped references of each (versioning.stamp) replaced by this run's versions, and
-`image` references to images built here given their digests (read from the images' layouts); then
+`image` references to images built here given their digests (read from the images' layouts), OCI
+dependencies vendored into charts/ at their locked digests (ksbuild.charts.deps); then
 `package_chart` writes OUT/NAME-TAG.tgz with Chart.yaml's version the chart's tag and appVersion
 its image's tag, every entry dated at the commit's time.
 """
@@ -46,6 +47,15 @@ def _package(cwd: str, spec: dict, versions: dict, digests: dict, staging: str) 
             text = handle.read()
         with open(destination, "w", encoding="utf-8") as handle:
             handle.write(stamp_text(text, spec["stamps"][path], versions, path, digests))
+    if spec.get("dependencies"):
+        from ksbuild.charts.deps import vendor
+        from ksbuild.toolchain import cache_home
+
+        for dep in spec["dependencies"]:
+            try:
+                vendor(dep, os.path.join(cache_home(), "images"), os.path.join(staging, "charts"))
+            except ChartError as err:
+                raise ValueError(str(err)) from None
     record = versions[spec["chart_artifact"]]
     image = spec["image_artifact"]
     version = spec["chart_prefix"] + record["version"]

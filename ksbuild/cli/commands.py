@@ -118,26 +118,30 @@ def show_versions(root: str, json: str):  # noqa: A002 (doit passes params by na
 
 
 def push(root: str, registry: str, targets: list[str]):
-    """`doit push [TARGET...] [--registry HOST[:PORT]]`: every built image (or those named) to its
-    artifact's repository, tagged with its version; KSBUILD_PUSH_REGISTRY overrides the registry."""
+    """`doit push [TARGET...] [--registry HOST[:PORT]]`: every built image, then every chart (or those
+    named) to its artifact's repository, tagged with its version; KSBUILD_PUSH_REGISTRY overrides the
+    registry. A tag that already names other content is refused before anything is pushed."""
     import os
 
     from doit.exceptions import TaskFailed
 
+    from ksbuild.charts import ChartError
     from ksbuild.cli.tasks import component_versions, graph_for
     from ksbuild.images.oci import ImageError
-    from ksbuild.publish.images import PublishError, plan_image_pushes, push_images
+    from ksbuild.publish import PublishError
+    from ksbuild.publish.plan import plan_target_pushes
+    from ksbuild.publish.release import preflight, push_all
     from ksbuild.registry.errors import RegistryError
 
     graph = graph_for(root)
     targets, registry = _option_after(list(targets), "--registry", registry)
     override = registry or os.environ.get("KSBUILD_PUSH_REGISTRY", "")
     try:
-        pushes = plan_image_pushes(graph, component_versions(graph), list(targets), override)
-        results = push_images(pushes, lambda line: sys.stdout.write(f"ksbuild: {line}\n"))
-    except (PublishError, RegistryError, ImageError) as err:
-        return TaskFailed(f"push: {err}\n  Nothing was tagged for the image that failed.")
-    sys.stdout.write(f"ksbuild: pushed {len(results)} image(s)\n")
+        plan = plan_target_pushes(graph, component_versions(graph), list(targets), override)
+        statuses = push_all(preflight(plan), lambda line: sys.stdout.write(f"ksbuild: {line}\n"))
+    except (PublishError, RegistryError, ImageError, ChartError) as err:
+        return TaskFailed(f"push: {err}\n  Nothing was tagged for the artifact that failed.")
+    sys.stdout.write(f"ksbuild: pushed {statuses.count('pushed')}, unchanged {statuses.count('unchanged')}\n")
     return None
 
 
@@ -160,15 +164,19 @@ def load(root: str, targets: list[str]):
     from doit.exceptions import TaskFailed
 
     from ksbuild.cli.tasks import component_versions, graph_for
+    from ksbuild.publish import PublishError
     from ksbuild.publish.engine import EngineError, load_image
-    from ksbuild.publish.images import PublishError, plan_image_pushes
+    from ksbuild.publish.plan import plan_target_pushes
 
     if len(targets) != 1:
         return TaskFailed("load: name one image target, e.g. `doit load kubestellar:controller-manager-image`")
     graph = graph_for(root)
     try:
-        (image,) = plan_image_pushes(graph, component_versions(graph), list(targets))
-        loaded = load_image(image.layout, f"{image.registry}/{image.repository}:{image.tag}")
+        plan = plan_target_pushes(graph, component_versions(graph), list(targets), kinds=("image",))
+        if plan.problems:
+            raise PublishError(plan.problems[0])
+        (image,) = plan.pushes
+        loaded = load_image(image.source, image.reference)
     except (PublishError, EngineError) as err:
         return TaskFailed(f"load: {err}")
     sys.stdout.write(f"ksbuild: loaded {loaded}\n")
@@ -181,7 +189,7 @@ def publish_gate(root: str, mode: str):
     from doit.exceptions import TaskFailed
 
     from ksbuild.cli.tasks import component_versions, graph_for
-    from ksbuild.publish.images import PublishError
+    from ksbuild.publish import PublishError
     from ksbuild.publish.run import gate
 
     try:
@@ -202,7 +210,7 @@ def publish(root: str, mode: str, dev: bool, dry_run: bool, registry: str, out: 
     from ksbuild.charts import ChartError
     from ksbuild.cli.tasks import component_versions, graph_for
     from ksbuild.images.oci import ImageError
-    from ksbuild.publish.images import PublishError
+    from ksbuild.publish import PublishError
     from ksbuild.publish.run import run
     from ksbuild.registry.errors import RegistryError
 

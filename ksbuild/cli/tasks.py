@@ -174,12 +174,14 @@ def command_tasks(graph: BuildGraph, cache):
     yield dict(command, basename="explain", doc="why targets ran in the last run, and why their cache lookups missed",
                actions=[(explain_tasks, [root])], pos_arg="tasks")
     images = [task for task, plan in graph.plans.items() if plan.target.rule in IMAGE_RULES]
-    if images:
-        yield dict(command, basename="push", doc="push built images to their artifacts' repositories, tagged with "
-                   "their versions (--registry HOST to publish elsewhere)", actions=[(push, [root])],
-                   task_dep=images, pos_arg="targets",
+    charts = [task for task, plan in graph.plans.items() if plan.target.rule == "helm_chart"]
+    if images or charts:
+        yield dict(command, basename="push", doc="push built images, then charts, to their artifacts' repositories, "
+                   "tagged with their versions (--registry HOST to publish elsewhere)", actions=[(push, [root])],
+                   task_dep=images + charts, pos_arg="targets",
                    params=[{"name": "registry", "long": "registry", "default": "",
                             "help": "publish every repository under this registry (HOST[:PORT]) instead"}])
+    if images:
         yield dict(command, basename="load", doc="load an image (the engine's platform) into the local Docker-API "
                    "engine", actions=[(load, [root])], task_dep=images, pos_arg="targets")
     yield dict(command, basename="cache-gc", doc="trim the local action cache to its size limit (oldest use first)",

@@ -115,6 +115,24 @@ class LoaderContext:
                                                                self.planner.workspace.dev_prefix))
         return found
 
+    def chart_dependencies(self, target: Target, chart) -> list[dict]:
+        from ksbuild.charts.deps import locked_digest, oci_dependencies
+        from ksbuild.charts.package import ChartError
+        from ksbuild.loader.lockfile import LOCK_FILE
+
+        chart_yaml = f"{chart.chart}/Chart.yaml"
+        text = self.read_text(target, chart_yaml)
+        self.planner.watched.add(LOCK_FILE)
+        found = []
+        try:
+            for dep in oci_dependencies(text or "", chart_yaml):
+                insecure = dep.registry in self.insecure_registries()
+                found.append({"name": dep.name, "version": dep.version, "registry": dep.registry, "path": dep.path,
+                              "insecure": insecure, "digest": locked_digest(self.planner.root, dep, insecure)})
+        except ChartError as err:
+            self.problem(target, "artifact", str(err), "Fix the chart's dependencies (see the message).")
+        return found
+
     def image_targets(self, target: Target, chart) -> dict:
         from ksbuild.model import IMAGE_RULES
         from ksbuild.versioning.declare import resolve_label

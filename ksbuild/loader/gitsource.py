@@ -23,13 +23,10 @@ import re
 import sys
 from contextlib import contextmanager
 
-import yaml
-
 from ksbuild.errors import Problems
-from ksbuild.files import write_atomically
+from ksbuild.loader.lockfile import LOCK_FILE, read_section, write_section
 from ksbuild.model import FETCHED_DIR, Component
 
-LOCK_FILE = "workspace.lock"
 SRC_DIR = FETCHED_DIR
 FULL_SHA = re.compile(r"[0-9a-f]{40}")
 URL_FORMS = ("https://HOST/PATH, ssh://[USER@]HOST[:PORT]/PATH, git://HOST/PATH, file:///PATH or "
@@ -265,18 +262,11 @@ def locked(root: str, name: str) -> dict:
 
 
 def _read_lock(root: str) -> dict:
-    try:
-        with open(os.path.join(root, LOCK_FILE), encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
-    except OSError:
-        return {}
-    return data.get("components", {}) if isinstance(data, dict) else {}
+    return read_section(root, "components")
 
 
 def _write_lock(root: str, entries: dict) -> None:
-    text = ("# Written by ksbuild: the exact commit of every component fetched from git. Commit this file.\n"
-            + yaml.safe_dump({"components": dict(sorted(entries.items()))}, sort_keys=True))
-    write_atomically(os.path.join(root, LOCK_FILE), text.encode())
+    write_section(root, "components", entries)
 
 
 @contextmanager

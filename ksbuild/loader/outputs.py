@@ -9,7 +9,7 @@ import os
 import posixpath
 import stat
 
-from ksbuild.loader.gitsource import LOCK_FILE
+from ksbuild.loader.lockfile import LOCK_FILE
 from ksbuild.loader.globs import GLOB_CHARS
 from ksbuild.loader.workspace import BUILD_FILE, WORKSPACE_FILE
 from ksbuild.model import OUT_PREFIX, Target, out_dir

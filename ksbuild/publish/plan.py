@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 
 from ksbuild.model import IMAGE_RULES, BuildGraph, Label
-from ksbuild.publish.images import PublishError
+from ksbuild.publish import PublishError
 from ksbuild.versioning.declare import Artifact, dev_repository, resolve_label, split_repository
 
 CHART_RULE = "helm_chart"
@@ -89,35 +89,11 @@ def publish_targets(graph: BuildGraph, components) -> list[str]:
 
 
 def plan_publish(graph: BuildGraph, versions: dict, components, override: str = "") -> PublishPlan:
-    root = graph.workspace.root
+    """Every artifact of `components` that a target builds, and what their published files name."""
     artifacts = {str(a.label): a for a in graph.artifacts}
-    insecure = {host for host, settings in graph.workspace.registries if settings.get("insecure")}
     plan = PublishPlan({name: versions[name] for name in sorted(components)})
-    where = _Where(graph, versions, override, insecure)
-    built: set[str] = set()
-    for kind in ("image", "chart"):
-        for task, target_plan in graph.plans.items():
-            label = _built_artifact(target_plan)
-            if label is None or label.component not in components or artifacts[str(label)].kind != kind:
-                continue
-            artifact = artifacts[str(label)]
-            version = versions[label.component]
-            if version.dirty:
-                plan.problems.append(f"{label}: its version {version.version} is dirty (uncommitted changes in "
-                                     f"{label.component}): commit them first; a pushed tag must name a commit")
-                continue
-            source = _source(root, target_plan, kind)
-            if source is None:
-                plan.problems.append(f"{label}: {task} has not built it (run `doit {task}`)")
-                continue
-            registry, repository = where.repository(artifact)
-            plan.pushes.append(Push(kind, str(label), task, source, registry, repository,
-                                    artifact.tag(version.version), version.version, version.commit,
-                                    registry in insecure))
-            built.add(str(label))
-            image = resolve_label(artifact.image, label.component) if kind == "chart" and artifact.image else None
-            if image is not None and str(image) in artifacts and image.component in versions:
-                plan.chart_images[str(label)] = artifacts[str(image)].tag(versions[image.component].version)
+    where = _where(graph, versions, override)
+    built = _add_pushes(plan, graph, where, lambda task, label: label.component in components)
     for label, artifact in artifacts.items():
         if artifact.label.component in components and not artifact.external and label not in built:
             plan.problems.append(f"{label}: no target of this workspace builds it, so it cannot be published "
@@ -125,6 +101,58 @@ def plan_publish(graph: BuildGraph, versions: dict, components, override: str = 
                                  " target)")
     _files_and_requirements(graph, plan, where, artifacts)
     return plan
+
+
+def plan_target_pushes(graph: BuildGraph, versions: dict, wanted: list[str], override: str = "",
+                       kinds=("image", "chart")) -> PublishPlan:
+    """`doit push [TARGET...]`: the named image and chart targets (every one when none is named), at
+    their versions now; no reference is checked (`doit release` does that)."""
+    plan = PublishPlan({})
+    unknown = set(wanted)
+
+    def chosen(task, label):
+        unknown.discard(task)
+        return not wanted or task in wanted
+
+    _add_pushes(plan, graph, _where(graph, versions, override), chosen, kinds)
+    if unknown:
+        raise PublishError(f"not {' or '.join(kinds)} targets: {', '.join(sorted(unknown))}")
+    return plan
+
+
+def _where(graph: BuildGraph, versions: dict, override: str) -> "_Where":
+    insecure = {host for host, settings in graph.workspace.registries if settings.get("insecure")}
+    return _Where(graph, versions, override, insecure)
+
+
+def _add_pushes(plan: PublishPlan, graph: BuildGraph, where: "_Where", select, kinds=("image", "chart")) -> set[str]:
+    """Pushes of the image targets, then the chart targets, that `select(task, artifact label)` takes."""
+    artifacts = {str(a.label): a for a in graph.artifacts}
+    built: set[str] = set()
+    for kind in kinds:
+        for task, target_plan in graph.plans.items():
+            label = _built_artifact(target_plan)
+            if label is None or artifacts[str(label)].kind != kind or not select(task, label):
+                continue
+            artifact = artifacts[str(label)]
+            version = where.versions[label.component]
+            if version.dirty:
+                plan.problems.append(f"{label}: its version {version.version} is dirty (uncommitted changes in "
+                                     f"{label.component}); commit them first: a pushed tag must name a commit")
+                continue
+            source = _source(graph.workspace.root, target_plan, kind)
+            if source is None:
+                plan.problems.append(f"{label}: {task} has not built it (run `doit {task}`)")
+                continue
+            registry, repository = where.repository(artifact)
+            plan.pushes.append(Push(kind, str(label), task, source, registry, repository,
+                                    artifact.tag(version.version), version.version, version.commit,
+                                    registry in where.insecure))
+            built.add(str(label))
+            image = resolve_label(artifact.image, label.component) if kind == "chart" and artifact.image else None
+            if image is not None and str(image) in artifacts and image.component in where.versions:
+                plan.chart_images[str(label)] = artifacts[str(image)].tag(where.versions[image.component].version)
+    return built
 
 
 class _Where:

@@ -19,7 +19,7 @@ import re
 import shutil
 from dataclasses import dataclass
 
-from ksbuild.publish.images import PublishError
+from ksbuild.publish import PublishError
 from ksbuild.publish.plan import PublishPlan, Push
 
 MANIFEST_FILE = "release.json"

@@ -16,9 +16,10 @@ from __future__ import annotations
 import os
 import subprocess
 
-from ksbuild.publish.images import PublishError
+from ksbuild.publish import PublishError
 
 RELEASE_DIR = os.path.join(".ksbuild", "release")
+DRY_RUN_DIR = os.path.join(".ksbuild", "release-plan")  # a dry run never replaces the last release's record
 
 
 def in_scope(versions: dict, mode: str) -> list[str]:
@@ -59,7 +60,7 @@ def run(graph, versions: dict, mode: str, override: str, dry_run: bool, out: str
         for item in checked:
             say(f"would {'push' if item.status == 'new' else 'keep (already there)'} {item.push.reference}@{item.digest}")
     statuses = None if dry_run else push_all(checked, say)
-    directory = os.path.join(root, out or RELEASE_DIR)
+    directory = os.path.join(root, out or (DRY_RUN_DIR if dry_run else RELEASE_DIR))
     release_mode = "release" if all(versions[c].tag for c in components) else "dev"
     return write_release(directory, plan, checked, statuses, root, release_mode + (" (dry run)" if dry_run else ""))
 
@@ -67,7 +68,7 @@ def run(graph, versions: dict, mode: str, override: str, dry_run: bool, out: str
 def _uncommitted(root: str) -> list[str]:
     """Tracked files changed anywhere in the workspace's repository (workspace.yaml included)."""
     try:
-        reply = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        reply = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."], cwd=root,
                                capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return []

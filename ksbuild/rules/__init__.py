@@ -58,6 +58,9 @@ class PlanContext(Protocol):
     def chart_stamps(self, target: Target, chart) -> dict[str, list[dict]]:
         """The stamped references in the chart's files: {workspace path: [reference spec]}."""
 
+    def chart_dependencies(self, target: Target, chart) -> list[dict]:
+        """The chart's OCI dependencies, each with the manifest digest workspace.lock records."""
+
     def image_targets(self, target: Target, chart) -> dict:
         """The image targets building the images the chart names: {artifact label text: target Label}."""
 

@@ -5,7 +5,8 @@ The package (ksbuild.charts.build) is deterministic: the same sources give the s
 checkout. Chart.yaml's `version` is the chart artifact's published tag and `appVersion` the tag of
 the image it deploys; every stamped reference in the chart's files gets this run's versions, and an
 `image` reference to an image this workspace builds also gets that image's digest
-(`repo:tag@sha256:…`), so the chart names exactly the image built from the same commit. Then
+(`repo:tag@sha256:…`), so the chart names exactly the image built from the same commit. Dependencies from OCI registries are
+vendored into `charts/` at the digests workspace.lock records (ksbuild.charts.deps). Then
 `helm lint` of the package, and `helm template` of it into `charts/NAME.rendered.yaml`: a chart
 that does not render never reaches a registry.
 """
@@ -58,6 +59,7 @@ def _plan(target: Target, inputs: Inputs, ctx: PlanContext) -> tuple[ActionSpec,
                                  for declared, _ in _outputs(target))
     spec = {
         "chart": chart.chart, "files": files, "stamps": stamps, "versions": versions, "images": layouts,
+        "dependencies": ctx.chart_dependencies(target, chart),
         "chart_artifact": str(chart.label), "chart_prefix": chart.tag_prefix,
         "image_artifact": image, "image_prefix": _prefix(ctx, target, image), "out": PACKAGE_DIR,
     }

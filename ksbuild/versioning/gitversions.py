@@ -137,9 +137,11 @@ def _fingerprint(components) -> str:
             except OSError:
                 status = "no git"
         git_dir = _git_dir(top) if top else ""
-        refs = [_stat(os.path.join(git_dir, "packed-refs")), _stat(os.path.join(git_dir, "refs", "tags"))]
-        if git_dir and os.path.isdir(os.path.join(git_dir, "refs", "tags")):
-            refs += sorted(os.listdir(os.path.join(git_dir, "refs", "tags")))
+        refs = [_stat(os.path.join(git_dir, "packed-refs"))]
+        tags_dir = os.path.join(git_dir, "refs", "tags")
+        for directory, _, names in sorted(os.walk(tags_dir)) if git_dir else ():  # `kubestellar/v1` nests
+            refs += [(os.path.relpath(os.path.join(directory, name), tags_dir), _stat(os.path.join(directory, name)))
+                     for name in sorted(names)]
         parts.append([top, members, status, refs])
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 

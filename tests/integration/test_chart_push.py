@@ -1,11 +1,10 @@
 """Charts packaged by ksbuild and pushed with `ksbuild.charts.push_chart` to Debian's
-docker-registry on 127.0.0.1; skopeo reads the manifest, and helm v4 (when installed under
-~/.cache/ksbuild/test-helm, see HELM below) pulls, templates and lints what was pushed and pushes
-the same archive itself as an oracle for the config bytes."""
+docker-registry on 127.0.0.1; skopeo reads the manifest, and the pinned helm v4 (tests.helm) pulls,
+templates and lints what was pushed and pushes the same archive itself as an oracle for the config
+bytes."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,18 +14,15 @@ import pytest
 from ksbuild.charts import HELM_CHART_LAYER, HELM_CONFIG, package_chart, push_chart
 from ksbuild.images.oci import OCI_MANIFEST
 from ksbuild.registry import Registry, RegistryError
+from tests.helm import helm, helm_binary
 from tests.registry_server import docker_registry
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("docker-registry") is None or shutil.which("skopeo") is None,
                                  reason="needs docker-registry and skopeo (.ci/setup installs them)")]
 
-# helm v4 is not part of .ci/setup: `GOBIN=~/.cache/ksbuild/test-helm/bin go install
-# helm.sh/helm/v4/cmd/helm@v4.3.2` (about 5 minutes) makes the helm assertions run.
-HELM = Path.home() / ".cache" / "ksbuild" / "test-helm" / "bin" / "helm"
-NEEDS_HELM = pytest.mark.skipif(not (HELM.is_file() and os.access(HELM, os.X_OK)),
-                                reason=f"helm v4 not installed at {HELM} (GOBIN={HELM.parent} go install "
-                                       "helm.sh/helm/v4/cmd/helm@v4.3.2)")
+NEEDS_HELM = pytest.mark.skipif(helm_binary() is None, reason="the pinned helm is not in the tool store: "
+                                "`doit tool:helm` installs it (`doit` does, for the constellation)")
 
 CHART_YAML = """\
 apiVersion: v2
@@ -82,16 +78,6 @@ def raw_manifest(host: str, repository: str, tag: str) -> bytes:
                             capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr.decode()
     return result.stdout
-
-
-def helm(tmp: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """helm with its config, cache and data kept under `tmp` (nothing of the machine's is used)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp / "home"),
-           "HELM_CACHE_HOME": str(tmp / "helm-cache"), "HELM_CONFIG_HOME": str(tmp / "helm-config"),
-           "HELM_DATA_HOME": str(tmp / "helm-data")}
-    result = subprocess.run([str(HELM), *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd)
-    assert result.returncode == 0, f"helm {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 def test_push_shows_helm_media_types_and_is_idempotent(registry, tmp_path):

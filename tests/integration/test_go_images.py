@@ -80,8 +80,9 @@ def make_repo(root: Path, registry: str = "") -> Workspace:
     return ws
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def registry(tmp_path_factory):
+    """A registry per test: tags are immutable, and each test's commit makes other content under 1.2.3."""
     with docker_registry(tmp_path_factory.mktemp("registry")) as server:
         yield server
 
@@ -120,7 +121,7 @@ def test_a_second_push_uploads_no_blob(repo, registry):
     result = repo.doit("push", "--registry", registry.host)
     after = [r for r in registry.requests() if r.startswith(("POST", "PUT /v2/example/hello/blobs"))]
     assert after == before
-    assert "(0 blob(s) uploaded" in result.stdout
+    assert f"unchanged {registry.host}/example/hello:1.2.3@" in result.stdout  # the tag already names it
 
 
 def test_two_checkouts_at_different_paths_give_the_same_index_digest(repo, tmp_path):
@@ -143,6 +144,16 @@ def test_editing_one_go_file_rebuilds_that_image_only_and_the_noop_runs_nothing(
     assert index_digest(repo, "other-image", "utility") != before
     repo.doit()
     assert repo.executed() == set()
+
+
+def test_a_new_version_rebuilds_the_image_that_carries_it(repo):
+    repo.doit("app:hello-image")
+    git(repo.root, "tag", "app/v1.2.4")  # the same commit, a new release: the binary and labels say it
+    repo.doit("app:hello-image")
+    assert "app:hello-image" in repo.executed()
+    config = json.loads(subprocess.run(["skopeo", "inspect", "--config", f"oci:{repo.root}/.ksbuild/out/app/images/"
+                                        "hello-image"], capture_output=True, text=True, check=True).stdout)
+    assert config["config"]["Labels"]["org.opencontainers.image.version"] == "1.2.4"
 
 
 def test_refusals_are_clear(repo, registry, tmp_path):
