@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     from ksbuild.errors import ConfigError
     from ksbuild.loader.workspace import require_root
 
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["init"]:  # before there is a workspace
+        from ksbuild.init import main as init_main
+
+        return init_main((sys.argv[1:] if argv is None else argv)[1:])
     try:
         root = require_root(os.getcwd())
     except ConfigError as err:
