@@ -39,3 +39,9 @@ DOIT_CONFIG = {
 def task_ksbuild():
     """Targets from workspace.yaml and the BUILD.yaml files."""
     yield from _all_tasks(_os.getcwd())
+
+
+# Plain `doit` gets ksbuild's command line too (labels, help, exit codes): see cli.main.take_over.
+from ksbuild.cli.main import take_over as _take_over  # noqa: E402
+
+_take_over({"DOIT_CONFIG": DOIT_CONFIG, "task_ksbuild": task_ksbuild})

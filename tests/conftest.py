@@ -95,6 +95,16 @@ def workspace(tmp_path: Path) -> Workspace:
     return ws
 
 
+def app_and_lib(workspace: Workspace, workspace_yaml: str, lib: str, app: str) -> Workspace:
+    """A two-component workspace (components/lib, components/app) with the given BUILD files."""
+    workspace.write("workspace.yaml", workspace_yaml)
+    workspace.write("components/lib/BUILD.yaml", lib)
+    workspace.write("components/lib/greeting.txt.in", "hello\n")
+    workspace.write("components/app/BUILD.yaml", app)
+    workspace.write("components/app/notes/a.md", "a\n")
+    return workspace
+
+
 def bump_mtime(path: Path) -> None:
     """Make a file look modified to a checker that trusts timestamps."""
     stat = path.stat()

@@ -1,5 +1,6 @@
 """`doit clean`'s action for a target: remove the outputs git does not track, never a committed
-derived file (that is a source of the repository as much as a build product)."""
+derived file (that is a source of the repository as much as a build product) unless asked with
+`clean --all` (the front end sets KSBUILD_CLEAN_COMMITTED), which says how many it removes."""
 from __future__ import annotations
 
 import os
@@ -12,13 +13,17 @@ def clean_outputs(root: str, task: str, paths: list[str]) -> None:
     if not existing:
         return
     tracked = _tracked(root, existing)
+    if tracked and os.environ.get("KSBUILD_CLEAN_COMMITTED") == "1":
+        sys.stdout.write(f"ksbuild: {task}: removing {len(tracked)} committed derived file(s) (--all); "
+                         "`doit generate` writes them again\n")
+        tracked = set()
     for path in existing:
         full = os.path.join(root, path)
         if path not in tracked and not (os.path.isdir(full) and not os.path.islink(full)):
             os.unlink(full)  # an owned directory's files are listed one by one
     kept = len(tracked)
     if kept:
-        sys.stdout.write(f"ksbuild: {task}: kept {kept} committed derived file(s); `git rm` them to remove them\n")
+        sys.stdout.write(f"ksbuild: {task}: kept {kept} committed derived file(s) (`clean --all` removes them)\n")
 
 
 def _tracked(root: str, paths: list[str]) -> set[str]:

@@ -6,11 +6,30 @@ import sys
 from ksbuild.model import ToolPin
 
 
-def show_graph(root: str, format: str) -> None:  # noqa: A002 (doit passes the param by name)
+def show_graph(root: str, format: str, deps: bool, rdeps: bool, targets: list[str]):  # noqa: A002 (by name)
+    """`doit graph [TARGET...] [--deps] [--rdeps] [--format mermaid|dot]`: builds nothing."""
     from ksbuild.cli import graphview
     from ksbuild.cli.tasks import graph_for
 
-    sys.stdout.write(graphview.FORMATS[format](graph_for(root)))
+    graph = graph_for(root)
+    words, format = _option_after(list(targets), "--format", format)  # doit passes what follows as targets
+    deps, rdeps = deps or "--deps" in words, rdeps or "--rdeps" in words
+    words = [word for word in words if word not in ("--deps", "--rdeps")]
+    if format not in graphview.FORMATS:
+        from doit.exceptions import TaskError
+
+        return TaskError(f"graph: --format {format!r}: choose mermaid or dot")
+    if words:
+        graph = graphview.around(graph, words, deps, rdeps)
+    sys.stdout.write(graphview.FORMATS[format](graph))
+    return None
+
+
+def write_report(root: str, out: str):
+    """`doit report [--out FILE]`: the last run as a static HTML page."""
+    from ksbuild.profile.report import report_command
+
+    return report_command(root, out)
 
 
 def install_tool(pin: ToolPin):
@@ -24,6 +43,9 @@ def install_tool(pin: ToolPin):
     except GoMissing as err:
         return TaskFailed(f"tool {pin.name!r} ({pin}): cannot install it: {err}.\n"
                           "  ksbuild installs pinned tools with `go install`: install Go and put `go` on PATH.")
+    sys.stdout.write(f"ksbuild: installing {pin.name} {pin.version} into the machine's tool store (once per "
+                     "machine; go install can take minutes)\n")
+    sys.stdout.flush()
     try:
         store.install(pin, go)
     except store.ToolInstallError as err:

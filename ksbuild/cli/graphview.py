@@ -29,7 +29,8 @@ def _by_component(graph: BuildGraph):
         plans = [p for p in graph.plans.values() if p.label.component == component.name]
         artifacts = [a for a in graph.artifacts if a.label.component == component.name]
         files = sorted({r.path for r in graph.references if r.component == component.name})
-        yield component, plans, artifacts, files
+        if plans or artifacts or files:
+            yield component, plans, artifacts, files
 
 
 def _edges(graph: BuildGraph):
@@ -79,6 +80,34 @@ def dot(graph: BuildGraph) -> str:
         lines.append(f"    {tail} -> {head}{' [style=dashed]' if dashed else ''};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def around(graph: BuildGraph, names: list[str], deps: bool, rdeps: bool) -> BuildGraph:
+    """The part of the graph around the named targets (tasks, or a component's name for all of its
+    targets): with `deps` what they need, with `rdeps` what needs them, both transitively."""
+    components = {c.name for c in graph.workspace.components}
+    chosen = {task for task, plan in graph.plans.items()
+              if task in names or plan.label.component in names or "build" in names}
+    needs = {task: {dep.task for dep in plan.deps} for task, plan in graph.plans.items()}
+    needed_by: dict[str, set[str]] = {}
+    for task, found in needs.items():
+        for dep in found:
+            needed_by.setdefault(dep, set()).add(task)
+    for wanted, edges in ((deps, needs), (rdeps, needed_by)):
+        pending = list(chosen) if wanted else []
+        reached = set(chosen)
+        while pending:
+            for nxt in edges.get(pending.pop(), ()):
+                if nxt not in reached:
+                    reached.add(nxt)
+                    pending.append(nxt)
+        chosen |= reached
+    plans = {task: plan for task, plan in graph.plans.items() if task in chosen}
+    kept = {plan.label.component for plan in plans.values()} & components
+    artifacts = tuple(a for a in graph.artifacts if a.label.component in kept)
+    labels = {str(a.label) for a in artifacts}
+    references = tuple(r for r in graph.references if r.artifact in labels and r.component in kept)
+    return BuildGraph(graph.workspace, plans, graph.watched, artifacts, references)
 
 
 FORMATS = {"mermaid": mermaid, "dot": dot}

@@ -15,39 +15,125 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 EXIT_ERROR = 2  # doit's "error while executing a task"
 
 
+PRINTING = {"graph", "versions", "explain", "list", "info", "help", "tools"}  # commands whose output is piped
+FRONT_END = False  # set while the front end runs doit: dodo.py's import must not take over again
+
+
 def main(argv: list[str] | None = None) -> int:
+    """`ksbuild ARGS`: help and version here; anything else in the workspace found from here."""
+    from ksbuild.cli import commandline
     from ksbuild.errors import ConfigError
     from ksbuild.loader.workspace import require_root
 
-    if (sys.argv[1:] if argv is None else argv)[:1] == ["init"]:  # before there is a workspace
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["init"]:  # before there is a workspace
         from ksbuild.init import main as init_main
 
-        return init_main((sys.argv[1:] if argv is None else argv)[1:])
+        return init_main(args[1:])
+    if args in (["--help"], ["-h"], ["help"]):
+        sys.stdout.write(commandline.help_text())
+        return commandline.EXIT_OK
+    if args[:1] == ["--version"]:
+        sys.stdout.write(commandline.version_text())
+        return commandline.EXIT_OK
+    cwd = os.getcwd()
     try:
-        root = require_root(os.getcwd())
+        root = require_root(cwd)
     except ConfigError as err:
         sys.stderr.write(f"ksbuild: {err}\n")
-        return 3
-    os.chdir(root)
-    args = sys.argv[1:] if argv is None else argv
+        return commandline.EXIT_USAGE
+    return run_command(root, cwd, args)
+
+
+def run_command(root: str, cwd: str, args: list[str], namespace: dict | None = None) -> int:
+    """Check and translate the arguments (cli.commandline), run doit on them in the workspace at
+    `root`, and return ksbuild's exit code. `namespace`: the tasks module, when dodo.py is being
+    imported by doit itself (see take_over)."""
+    global FRONT_END
+    from ksbuild.cli import commandline
+    from ksbuild.errors import ConfigError
+
     try:
-        code = _run_doit(args)
+        args, env = commandline.split_globals(args)
+        command = commandline.command_of(args)
+        if "--help" in args or "-h" in args:
+            return _command_help(command, args)
+        commandline.check_options(command, args)
+        if command == "clean" and {"--all", "-a", "--clean-all"} & set(args):
+            env["KSBUILD_CLEAN_COMMITTED"] = "1"  # committed derived files too (doit's own: every task)
+            args = ["--clean-all" if word == "--all" else word for word in args]
+        if command in commandline.TARGET_COMMANDS and _names_targets(args, command):
+            args = _translated(root, cwd, args, command)
+    except commandline.UsageError as err:
+        sys.stderr.write(f"ksbuild: {err}\n")
+        return commandline.EXIT_USAGE
+    except ConfigError as err:
+        sys.stderr.write(f"ksbuild: {err}\n")
+        return commandline.EXIT_USAGE
+    os.environ.update(env)
+    os.chdir(root)
+    if command in PRINTING:  # `doit graph | head`: end quietly when the reader has had enough
+        import signal
+
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    FRONT_END = True
+    try:
+        code = _run_doit(args, namespace)
     except BaseException as err:  # noqa: B036 (only the faults fault_exit knows; the rest re-raised)
         code = fault_exit(err)
         if code is None:
             raise
-    if args[:1] == ["verify"] and code == 3:
-        return 2  # verify's contract for CI: 2 is a usage or configuration error (doit says 3)
-    return code
+        return code
+    return commandline.exit_code(code)
 
 
-def _run_doit(args: list[str]) -> int:
+def take_over(namespace: dict) -> None:
+    """Called at the end of ksbuild.dodo's import: when plain `doit` imports the workspace's dodo.py,
+    the same front end runs the command and exits with its code (one scheme for `doit` and
+    `ksbuild`). Not when ksbuild's own front end, or a program using doit as a library, imports it."""
+    if FRONT_END or os.path.basename(os.path.dirname(os.path.abspath(sys.argv[0] or "."))) != "doit" \
+            and os.path.basename(sys.argv[0] or "") != "doit":
+        return
+    raise SystemExit(run_command(os.getcwd(), os.getcwd(), sys.argv[1:], namespace))
+
+
+def _command_help(command: str, args: list[str]) -> int:
+    from ksbuild.cli import commandline
+
+    if command in commandline.COMMANDS:
+        sys.stdout.write(commandline.command_help(command))
+        return commandline.EXIT_OK
+    if command == "run":
+        sys.stdout.write(commandline.help_text())
+        return commandline.EXIT_OK
+    return _run_doit(["help", command], None)
+
+
+def _names_targets(args: list[str], command: str) -> bool:
+    return any(not word.startswith("-") and word != command for word in args)
+
+
+def _translated(root: str, cwd: str, args: list[str], command: str) -> list[str]:
+    """Labels as task names (loading the graph once: the tasks module reuses it)."""
+    from ksbuild.cli import commandline
+    from ksbuild.cli.tasks import graph_for
+
+    graph = graph_for(root)
+    components = {c.name for c in graph.workspace.components}
+    tasks = set(graph.plans) | components | {"build", "generate", "tool", "release-check", "publish-check"} \
+        | {pin.task for pin in graph.workspace.all_tools} | set(commandline.COMMANDS)
+    here = commandline.component_here(root, cwd, graph.workspace.components)
+    return commandline.translate_labels(args, command, tasks, components, here)
+
+
+def _run_doit(args: list[str], namespace: dict | None = None) -> int:
+    from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
+    if namespace is not None:
+        return DoitMain(ModuleTaskLoader(namespace)).run(args)
     if os.path.isfile("dodo.py"):
         return DoitMain().run(args)
-    from doit.cmd_base import ModuleTaskLoader
-
     import ksbuild.dodo
 
     return DoitMain(ModuleTaskLoader(vars(ksbuild.dodo))).run(args)
@@ -80,7 +166,7 @@ def fault_exit(err: BaseException) -> int | None:
 def faults_end_the_run():
     """Around ksbuild's own work inside doit (loading tasks, recording the run), which shows any
     Exception with its traceback: a full disk ends the run with its one line (exit 2), and a workspace
-    ksbuild must not write to with its problem (exit 3, as doit's load errors)."""
+    ksbuild must not write to with its problem (exit 2, a configuration error)."""
     from ksbuild.errors import ConfigError
     from ksbuild.files import DiskFull
 
@@ -90,7 +176,7 @@ def faults_end_the_run():
         raise SystemExit(fault_exit(err)) from None
     except ConfigError as err:
         sys.stderr.write(f"ksbuild: {err}\n")
-        raise SystemExit(3) from None
+        raise SystemExit(2) from None
 
 
 def install_fault_handlers() -> None:

@@ -13,6 +13,14 @@ from ksbuild.cli.explain import run_reason
 from ksbuild.files import write_atomically
 
 RECORD_FILE = os.path.join(state.STATE_DIR, "last-run.json")
+QUIET = os.environ.get("KSBUILD_QUIET") == "1"  # `-q`: failures and the summary line only
+# Colour on a terminal only, and never when NO_COLOR is set (no-color.org)
+COLOUR = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+RED, GREEN, CYAN = "31", "32", "36"
+
+
+def _paint(text: str, colour: str) -> str:
+    return f"\033[{colour}m{text}\033[0m" if COLOUR else text
 STARTED = time.monotonic()  # when ksbuild's doit glue was imported: the run's start
 
 
@@ -50,8 +58,8 @@ class RunRecorder(ConsoleReporter):
         self.running: set[str] = set()  # started and not finished: left over when the run is interrupted
 
     def execute_task(self, task):
-        if not is_command(task):
-            super().execute_task(task)
+        if not is_command(task) and task.actions and not QUIET:
+            self.write(f"{_paint('.', CYAN)}  {task.title()}\n")
         if is_target(task):
             self.reasons[task.name] = run_reason(task)
         if counted_failure(task):
@@ -83,8 +91,7 @@ class RunRecorder(ConsoleReporter):
                 if values.get(field):
                     record[field] = values[field]
 
-    def skip_uptodate(self, task):
-        super().skip_uptodate(task)
+    def skip_uptodate(self, task):  # silent: a no-op prints its summary line only
         if is_target(task):
             self._record(task, "up-to-date", 0.0, reason="")
 
@@ -96,6 +103,13 @@ class RunRecorder(ConsoleReporter):
             record = self._record(task, "failed", None)
             record["error"] = fail.get_name()
 
+    def _write_failure(self, result, write_exception=True):
+        """ksbuild's commands say what is wrong in their own words; a target's failure is named once."""
+        task, fail = result["task"], result["exception"]
+        if not is_command(task):
+            self.write(f"{_paint('FAILED', RED)} {task.name}\n")
+        self.write(fail.get_msg().rstrip("\n") + "\n")
+
     def _record(self, task, status: str, seconds, reason: str | None = None) -> dict:
         if seconds is None:
             seconds = round(time.monotonic() - self.began.get(task.name, time.monotonic()), 3)
@@ -106,7 +120,8 @@ class RunRecorder(ConsoleReporter):
         return record
 
     def complete_run(self):
-        super().complete_run()
+        if self.runtime_errors:  # doit's own (a cycle, a missing input): failures were written as they came
+            self.write("ksbuild: " + "\n".join(self.runtime_errors).strip() + "\n")
         if not self.records:
             return  # a run of ksbuild's commands (graph, ...), not of targets
         cut_short = bool(self.running)  # interrupted: cli.main says so, in one line
@@ -124,8 +139,13 @@ class RunRecorder(ConsoleReporter):
             state.record_outputs(os.getcwd(), self.succeeded)
             _write_record(RECORD_FILE, {"command": sys.argv[1:], "seconds": seconds, "counts": counts,
                                         "summary": summary}, tasks)
+        if os.environ.get("KSBUILD_PROFILE"):  # the build profile: every worker's events, merged (ksbuild.profile)
+            from ksbuild.profile import finish
+
+            with faults_end_the_run():
+                finish(os.getcwd(), os.environ["KSBUILD_PROFILE"], tasks)
         if not cut_short:
-            self.write(summary + "\n")
+            self.write(_paint(summary, RED if counts["failed"] else GREEN) + "\n")
 
 
 def _without_traceback(fail) -> None:

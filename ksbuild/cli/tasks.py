@@ -6,8 +6,9 @@ import functools
 import os
 
 from ksbuild import state
+from ksbuild.cli.commandline import COMMANDS
 from ksbuild.cli.commands import (collect_garbage, explain_tasks, install_tool, load, publish, publish_gate, push,
-                                  show_graph, show_tools, show_versions)
+                                  show_graph, show_tools, show_versions, write_report)
 from ksbuild.cli.clean import clean_outputs
 from ksbuild.cli.explain import plan_change
 from ksbuild.errors import ConfigError
@@ -103,10 +104,26 @@ def target_tasks(graph: BuildGraph, cache):
             "targets": [*plan.outputs, *plan.output_dirs, *map(dir_manifest, plan.output_dirs), *owned],
             "task_dep": [dep.task for dep in plan.deps]
                         + sorted({t.task for a in plan.actions for t in a.all_tools}),
-            "uptodate": [unchanged and not edited],
+            "uptodate": [PlanCheck(unchanged and not edited, edited and f"output changed: {edited}"
+                                   or meta.get("plan_change", ""))],
             "clean": [(clean_outputs, [root, task, [*plan.outputs, *owned]])],
             "meta": meta,
         }
+
+
+class PlanCheck:
+    """A target's plan check for doit's `uptodate`, decided at load time; `doit info` shows why."""
+
+    __slots__ = ("same", "why")
+
+    def __init__(self, same: bool, why: str):
+        self.same, self.why = same, why
+
+    def __call__(self, task, values) -> bool:
+        return self.same
+
+    def __str__(self) -> str:
+        return "the plan is the one of the last success" if self.same else f"the plan changed ({self.why or 'forced'})"
 
 
 def _owned_files(plan, recorded: dict[str, list[str]]) -> list[str]:
@@ -122,13 +139,14 @@ def group_tasks(graph: BuildGraph):
            "task_dep": [task for task in everything if graph.plans[task].generated]}
 
 
-PUBLISH_PARAMS = [
-    {"name": "dry_run", "long": "dry-run", "type": bool, "default": False,
-     "help": "check everything and print what would be pushed; push nothing"},
-    {"name": "registry", "long": "registry", "default": "",
-     "help": "push every repository under this registry (HOST[:PORT]) instead (references keep their names)"},
-    {"name": "out", "long": "out", "default": "", "help": "the release directory (default .ksbuild/release)"},
-]
+def _command(name: str, actions, **more) -> dict:
+    """One of ksbuild's commands as a doit task: its doc and options from cli.commandline."""
+    summary, params, positional = COMMANDS[name]
+    task = {"basename": name, "doc": summary, "actions": actions, "params": params, "uptodate": [False],
+            "verbosity": 2, "meta": {"ksbuild": "command"}, **more}
+    if positional and "pos_arg" not in task:
+        task["pos_arg"] = "targets"
+    return task
 
 
 def publish_tasks(graph: BuildGraph, versions: dict):
@@ -137,58 +155,33 @@ def publish_tasks(graph: BuildGraph, versions: dict):
     from ksbuild.publish.run import in_scope
 
     root = graph.workspace.root
-    command = {"uptodate": [False], "verbosity": 2, "meta": {"ksbuild": "command"}}
-    for mode, doc in (("release", "publish every component at a release tag: verify, build, push images then "
-                                  "charts, write the release directory (--dry-run)"),
-                      ("publish", "publish this commit (development versions on an untagged commit; --dev)")):
+    for mode in ("release", "publish"):
         scope = in_scope(versions, "release") if mode == "release" else list(versions)
         gate = f"{mode}-check"
-        yield dict(command, basename=gate, doc=f"(the first step of {mode}) refuse a dirty tree or nothing to publish",
-                   actions=[(publish_gate, [root, "release" if mode == "release" else "auto"])])
-        params = PUBLISH_PARAMS + ([{"name": "dev", "long": "dev", "type": bool, "default": False,
-                                     "help": "publish development versions only"}] if mode == "publish" else [])
-        action = (publish, [root, "release" if mode == "release" else "auto"])
-        if mode == "release":
-            action = (publish, [root, "release"], {"dev": False})
-        yield dict(command, basename=mode, doc=doc, actions=[action], params=params,
-                   task_dep=[gate, "verify", *publish_targets(graph, scope)])
+        gate_mode = "release" if mode == "release" else "auto"
+        yield {"basename": gate, "doc": f"(the first step of {mode}) refuse a dirty tree or nothing to publish",
+               "actions": [(publish_gate, [root, gate_mode])], "uptodate": [False], "verbosity": 2,
+               "meta": {"ksbuild": "command"}}
+        action = (publish, [root, "release"], {"dev": False}) if mode == "release" else (publish, [root, "auto"])
+        yield _command(mode, [action], task_dep=[gate, "verify", *publish_targets(graph, scope)])
 
 
 def command_tasks(graph: BuildGraph, cache):
     root = graph.workspace.root
-    command = {"uptodate": [False], "verbosity": 2, "meta": {"ksbuild": "command"}}
-    yield dict(command, basename="graph", doc="print the build graph (--format mermaid|dot)",
-               actions=[(show_graph, [root])],
-               params=[{"name": "format", "long": "format", "default": "mermaid",
-                        "choices": (("mermaid", "Mermaid flowchart"), ("dot", "Graphviz digraph")),
-                        "help": "output format: mermaid (default) or dot"}])
-    yield dict(command, basename="verify", doc="check that every derived file is what the build produces "
-               "(HEAD, or --worktree), without touching the working tree", actions=[(verify, [root])],
-               params=[{"name": "worktree", "long": "worktree", "type": bool, "default": False,
-                        "help": "check the working tree's current contents instead of HEAD"},
-                       {"name": "junit", "long": "junit", "default": "", "help": "write a JUnit XML report here"},
-                       {"name": "json", "long": "json", "default": "", "help": "write a JSON report here"}])
-    yield dict(command, basename="versions", doc="every artifact's version, and every reference with what it says",
-               actions=[(show_versions, [root])],
-               params=[{"name": "json", "long": "json", "default": "", "help": "also write them as JSON here"}])
-    yield dict(command, basename="explain", doc="why targets ran in the last run, and why their cache lookups missed",
-               actions=[(explain_tasks, [root])], pos_arg="tasks")
+    yield _command("graph", [(show_graph, [root])])
+    yield _command("verify", [(verify, [root])])
+    yield _command("versions", [(show_versions, [root])])
+    yield _command("explain", [(explain_tasks, [root])], pos_arg="tasks")
+    yield _command("report", [(write_report, [root])])
     images = [task for task, plan in graph.plans.items() if plan.target.rule in IMAGE_RULES]
     charts = [task for task, plan in graph.plans.items() if plan.target.rule == "helm_chart"]
     if images or charts:
-        yield dict(command, basename="push", doc="push built images, then charts, to their artifacts' repositories, "
-                   "tagged with their versions (--registry HOST to publish elsewhere)", actions=[(push, [root])],
-                   task_dep=images + charts, pos_arg="targets",
-                   params=[{"name": "registry", "long": "registry", "default": "",
-                            "help": "publish every repository under this registry (HOST[:PORT]) instead"}])
+        yield _command("push", [(push, [root])], task_dep=images + charts)
     if images:
-        yield dict(command, basename="load", doc="load an image (the engine's platform) into the local Docker-API "
-                   "engine", actions=[(load, [root])], task_dep=images, pos_arg="targets")
-    yield dict(command, basename="cache-gc", doc="trim the local action cache to its size limit (oldest use first)",
-               actions=[(collect_garbage, [cache])])
+        yield _command("load", [(load, [root])], task_dep=images)
+    yield _command("cache-gc", [(collect_garbage, [cache])])
     if graph.workspace.all_tools:
-        yield dict(command, basename="tools", doc="install the pinned tools and list name, version, digest, path",
-                   actions=[(show_tools, [root])], task_dep=["tool"])
+        yield _command("tools", [(show_tools, [root])], task_dep=["tool"])
 
 
 def tool_tasks(graph: BuildGraph):
@@ -200,7 +193,7 @@ def tool_tasks(graph: BuildGraph):
     yield {"basename": "tool", "name": None, "doc": "install every pinned tool"}
     for pin in pins:
         yield {"basename": "tool", "name": pin.task.removeprefix("tool:"), "doc": f"go install {pin}",
-               "actions": [(install_tool, [pin])], "uptodate": [pin.task in installed],
+               "actions": [(install_tool, [pin])], "uptodate": [pin.task in installed], "verbosity": 2,
                "meta": {"ksbuild": "tool"}}
 
 

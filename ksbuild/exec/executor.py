@@ -24,6 +24,8 @@ from ksbuild.exec.builtins import BUILTINS
 from ksbuild.exec.pending import Pending
 from ksbuild.exec.sandbox import Sandbox, files_under, make_sandbox, sandbox_parent
 from ksbuild.model import SCRATCH, ActionSpec
+from ksbuild.profile import phase, target as profiled_target
+from ksbuild.profile.heartbeat import Heartbeat
 
 OUTPUT_LIMIT = 20_000  # characters of a failed command's output shown
 
@@ -37,6 +39,11 @@ def run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...],
     when it holds the action's key, then commit all their outputs together. Returns what doit
     stores as the task's values (how it went, where hits came from, why a miss missed, the files of
     owned directories, the outputs' signatures), or doit's TaskFailed."""
+    with profiled_target(root, task):  # the build profile's span of the target (KSBUILD_PROFILE)
+        return _run_target(root, task, rule, actions, cache_config)
+
+
+def _run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...], cache_config):
     started = time.monotonic()
     notes: list[str] = []
     tool_digests: dict[str, str] = {}
@@ -50,15 +57,17 @@ def run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...],
         for index, action in enumerate(actions):
             digests = _check_tools(action)
             tool_digests.update(digests)
-            key = keys.key(index, action, rule, digests, pending) if keys and not action.network else None
-            source = _restore(action, pending, keys.cache, key) if key else None
+            with phase(task, index, "cache lookup", action.mnemonic):
+                key = keys.key(index, action, rule, digests, pending) if keys and not action.network else None
+                source = _restore(action, pending, keys.cache, key) if key else None
             if source is None:
                 if key:
                     keys.missed(index)
-                notes.extend(run_action(action, pending, keys.cache if keys else None, key))
+                notes.extend(run_action(action, pending, keys.cache if keys else None, key, task=task, index=index))
             sources.append(source)
         try:
-            produced = pending.commit()
+            with phase(task, None, "commit"):
+                produced = pending.commit()
         except OSError as err:  # a full disk, a link out of the workspace: files already renamed stay
             from doit.exceptions import TaskFailed
 
@@ -95,26 +104,30 @@ def run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...],
     return values  # are read back on every run, and the no-op reads one merged file instead
 
 
-def run_action(action: ActionSpec, pending: Pending, cache=None, key: str | None = None) -> list[str]:
-    """Run one action in a fresh sandbox; its outputs wait in `pending` for the target's commit,
-    and go to the cache. Returns warnings to show."""
+def run_action(action: ActionSpec, pending: Pending, cache=None, key: str | None = None, task: str = "",
+               index: int = 0) -> list[str]:
+    """Run one action (action `index` of target `task`) in a fresh sandbox; its outputs wait in
+    `pending` for the target's commit, and go to the cache. Returns warnings to show."""
     keep = os.environ.get("KSBUILD_KEEP_SANDBOX") == "1"
-    box = make_sandbox(action, pending)
+    with phase(task, index, "sandbox", action.mnemonic):
+        box = make_sandbox(action, pending)
     try:
-        output = _execute(box, action)
-        found = files_under(box.root)
-        missing = [p for p, _ in action.outputs if p not in found]
-        missing += [p + "/" for p, _ in action.output_dirs if not os.path.isdir(box.path(p))]
-        if missing:
-            raise ActionFailed(_describe(action, box, "did not produce declared output(s): " + ", ".join(missing),
-                                         output))
-        _format(box, action, found)
+        with phase(task, index, "run", action.mnemonic), Heartbeat(f"{task or action.description}: {action.mnemonic}"):
+            output = _execute(box, action)
+            found = files_under(box.root)
+            missing = [p for p, _ in action.outputs if p not in found]
+            missing += [p + "/" for p, _ in action.output_dirs if not os.path.isdir(box.path(p))]
+            if missing:
+                raise ActionFailed(_describe(action, box, "did not produce declared output(s): " + ", ".join(missing),
+                                             output))
+            _format(box, action, found)
         inside_dirs = tuple(p + "/" for p, _ in action.output_dirs + action.input_dirs)
         declared = {p for p, _ in action.inputs} | {p for p, _ in action.outputs}
         undeclared = sorted(p for p in found - declared
                             if not p.startswith(inside_dirs) and f"{SCRATCH}/" not in f"/{p}")
         if cache is not None and key:
-            cache.save(key, action, box.root)
+            with phase(task, index, "upload", action.mnemonic):
+                cache.save(key, action, box.root)
     except BaseException:
         if keep:  # kept on purpose: the next run's clean-up of dead runs' sandboxes leaves it alone
             try:

@@ -10,7 +10,7 @@ import time
 from dataclasses import replace
 
 
-def verify(root: str, worktree: bool, junit: str, json: str):  # noqa: A002 (doit passes params by name)
+def verify(root: str, worktree: bool, junit: str, json: str, patch: str):  # noqa: A002 (by name)
     from doit.exceptions import TaskError
 
     from ksbuild.errors import ConfigError
@@ -28,7 +28,7 @@ def verify(root: str, worktree: bool, junit: str, json: str):  # noqa: A002 (doi
             checkout, checks, extra = _check(root, checkout, worktree)
         except ConfigError as err:
             return TaskError(f"verify: the checked tree's workspace is wrong:\n{err}")
-        return _report(root, checkout, worktree, checks, extra, junit, json, time.monotonic() - started)
+        return _report(root, checkout, worktree, checks, extra, (junit, json, patch), time.monotonic() - started)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -48,7 +48,9 @@ def _check(root: str, checkout, worktree: bool):
     # references are judged in the files as committed (or as in the working tree), the ones
     # `doit versions` reads: before the derived-files check rebuilds them in the checkout
     references = _reference_problems(root, checkout.root, graph) if graph.artifacts else None
-    checks = derived.check(checkout.root, graph, config, history)
+    quiet = os.environ.get("KSBUILD_QUIET") == "1"
+    checks = derived.check(checkout.root, graph, config, history,
+                           None if quiet else lambda line: _say(f"ksbuild verify: {line}"))
     checkout = replace(checkout, uncommitted=_relevant(graph, checkout.uncommitted))
     pins = ", ".join(f"{t.name} {t.version}" for t in graph.workspace.all_tools)
     extra = [("tool-pins" + (f" ({pins})" if pins else ""), "")]
@@ -79,24 +81,50 @@ def _relevant(graph, paths) -> tuple[str, ...]:
                  or p.endswith("/BUILD.yaml") or p == "BUILD.yaml")
 
 
-def _report(root, checkout, worktree, checks, extra, junit, json_path, seconds):
+def _report(root, checkout, worktree, checks, extra, reports, seconds):
+    """The summary, the reports asked for (JUnit, JSON, a patch), and annotations under GitHub Actions."""
     from doit.exceptions import TaskError, TaskFailed
 
-    from ksbuild.verify import report
+    from ksbuild.verify import fixes, report
 
+    junit, json_path, patch_path = reports
     sys.stdout.write(report.summary(checkout.revision, worktree, checks, extra, checkout.uncommitted, seconds))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        sys.stdout.write(fixes.annotations(checks, extra))
     try:
         if junit:
             _write(root, junit, report.junit(checks, extra))
         if json_path:
             _write(root, json_path, report.as_json(checkout.revision, worktree, checks, extra,
                                                    checkout.uncommitted).encode())
+        if patch_path:
+            text, skipped = fixes.patch(checks, _repository_prefix(root))
+            _write(root, patch_path, text.encode("utf-8", "surrogateescape"))
+            sys.stdout.write(f"ksbuild verify: wrote {patch_path}" + (": `git apply " + patch_path + "` fixes the "
+                             "derived files" if text else " (empty: nothing to fix)")
+                             + (f"; not in it (binary): {', '.join(skipped)}" if skipped else "") + "\n")
     except OSError as err:
         return TaskError(f"verify: cannot write a report: {err}")
     problems = sum(len(c.findings) for c in checks) + sum(len(message.splitlines()) for _, message in extra)
     if problems:
         return TaskFailed(f"verify: {problems} problem(s): derived files or version references are wrong")
     return None
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _repository_prefix(root: str) -> str:
+    """The workspace's directory inside its git repository ('' at the top), as patches name paths."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--show-prefix"], cwd=root, capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
 
 
 def _write(root: str, path: str, data: bytes) -> None:

@@ -23,6 +23,8 @@ class Finding:
     target: str  # the task that owns it
     fix: str  # the command that fixes it
     detail: str = ""  # what differs (for YAML, the data first, then a unified diff), or what happened
+    committed: bytes | None = field(default=None, repr=False, compare=False)  # for `verify --patch`
+    generated: bytes | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "path": self.path, "target": self.target, "fix": self.fix, "detail": self.detail}
@@ -36,9 +38,9 @@ class TargetCheck:
     findings: list[Finding] = field(default_factory=list)
 
 
-def check(root: str, graph: BuildGraph, cache_config, history) -> list[TargetCheck]:
+def check(root: str, graph: BuildGraph, cache_config, history, say=None) -> list[TargetCheck]:
     """Rebuild every generated target in the checkout at `root` and compare. `history` answers
-    whether a stale file was edited by hand (see HandEdits)."""
+    whether a stale file was edited by hand (see HandEdits); `say(line)` hears of each target."""
     from ksbuild.exec.executor import run_target
 
     from ksbuild.rules.gofetch import is_fetch
@@ -64,6 +66,9 @@ def check(root: str, graph: BuildGraph, cache_config, history) -> list[TargetChe
             result.findings = [Finding("failed", plan.outputs[0] if plan.outputs else plan.output_dirs[0],
                                        plan.label.task, f"doit {plan.label.task}", str(outcome.message))]
         results.append(result)
+        if say:
+            verdict = f"{len(result.findings)} problem(s)" if result.findings else "ok"
+            say(f"{plan.label.task}: {verdict} ({result.status}, {result.seconds:.1f} s)")
     return results
 
 
@@ -93,15 +98,16 @@ def _compare(plan: TargetPlan, committed: dict[str, bytes], generated: dict[str,
         if old == new:
             continue
         if old is None:
-            findings.append(Finding("missing", path, task, fix, "the build produces it; it is not committed"))
+            findings.append(Finding("missing", path, task, fix, "the build produces it; it is not committed",
+                                    old, new))
         elif new is None:
             findings.append(Finding("extra", path, task, fix, "in a directory the target owns, but no longer "
-                                    "produced (a deleted type's file?)"))
+                                    "produced (a deleted type's file?)", old, new))
         else:
             sources = sources if sources is not None else transitive_sources(graph, plan)
             edited = history.hand_edited(path, sources)
             findings.append(Finding("hand-edited" if edited else "stale", path, task, fix,
-                                    (edited + "\n" if edited else "") + difference(path, old, new)))
+                                    (edited + "\n" if edited else "") + difference(path, old, new), old, new))
     return findings
 
 

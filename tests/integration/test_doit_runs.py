@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import bump_mtime
+from tests.conftest import app_and_lib, bump_mtime
 
 WORKSPACE = """\
 components:
@@ -47,11 +47,7 @@ ALL = {"lib:upper", "lib:twice", "app:notes", "app:banner"}
 
 @pytest.fixture
 def ws(workspace):
-    workspace.write("workspace.yaml", WORKSPACE)
-    workspace.write("components/lib/BUILD.yaml", LIB)
-    workspace.write("components/lib/greeting.txt.in", "hello\n")
-    workspace.write("components/app/BUILD.yaml", APP)
-    workspace.write("components/app/notes/a.md", "a\n")
+    app_and_lib(workspace, WORKSPACE, LIB, APP)
     workspace.write("components/app/README.md", "not an input\n")
     return workspace
 
@@ -168,13 +164,15 @@ def test_interrupted_action_leaves_no_partial_output(ws):
     ws.doit()
     ws.write("components/app/BUILD.yaml", APP.replace(
         "cat notes/*.md > notes.txt", "echo partial > notes.txt; touch started; sleep 60"))
-    process = subprocess.Popen([sys.executable, "-m", "doit", "app:notes"], cwd=ws.root,
+    boxes = ws.root.parent / "boxes"  # where to see the command start
+    boxes.mkdir()
+    ws.env["KSBUILD_SANDBOX_DIR"] = str(boxes)
+    process = subprocess.Popen([sys.executable, "-m", "doit", "app:notes"], cwd=ws.root, env=ws.run_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 30
-    sandboxes = lambda: {p for p in os.listdir("/tmp") if p.startswith("ksbuild-")}  # noqa: E731
-    while time.monotonic() < deadline and not any(
-            os.path.exists(f"/tmp/{box}/root/components/app/started") for box in sandboxes()):
+    while time.monotonic() < deadline and not list(boxes.glob("ksbuild-*/root/components/app/started")):
         time.sleep(0.05)
+    assert list(boxes.glob("ksbuild-*/root/components/app/started")), "the command never started"
     os.killpg(process.pid, signal.SIGINT)
     process.communicate(timeout=30)
     assert process.returncode != 0
@@ -218,7 +216,7 @@ def test_generate_group_and_single_component(ws):
 def test_load_error_exits_nonzero_before_running(ws):
     ws.write("components/app/BUILD.yaml", APP.replace("outs: [notes.txt]", "outs: [../notes.txt]"))
     result = ws.doit(check=False)
-    assert result.returncode == 3
+    assert result.returncode == 2  # a configuration error
     assert "components/app/BUILD.yaml:5: //app:notes: outs path '../notes.txt' is absolute or leaves the component" \
         in result.stderr
     assert not (ws.root / "components/lib/greeting.txt").exists()
@@ -233,7 +231,7 @@ def test_ksbuild_command_finds_the_workspace_from_a_subdirectory(ws):
     assert ws.read("components/lib/greeting.txt") == "HELLO\n"
     assert ws.executed() == {"lib:upper"}
     outside = subprocess.run(ksbuild, cwd=ws.root.parent, capture_output=True, text=True)
-    assert outside.returncode == 3
+    assert outside.returncode == 2  # a configuration error
     assert "no workspace.yaml here or in any parent directory" in outside.stderr
 
 
