@@ -4,8 +4,12 @@ doit imports dodo.py after changing to its directory, the workspace root (where
 workspace.yaml is), and opens its state database before asking for tasks: so the state
 directory is made on import.
 """
-import gc as _gc
-import os as _os
+from ksbuild.cli.main import fast_path_for_doit as _fast_path_for_doit
+
+_fast_path_for_doit()  # a no-op answered from the last run's snapshot ends here (ksbuild.fastpath)
+
+import gc as _gc  # noqa: E402
+import os as _os  # noqa: E402
 
 from ksbuild.cli.main import faults_end_the_run as _faults_end_the_run
 from ksbuild.cli.main import install_fault_handlers as _install_fault_handlers

@@ -105,6 +105,14 @@ def app_and_lib(workspace: Workspace, workspace_yaml: str, lib: str, app: str) -
     return workspace
 
 
+def interruptible() -> None:
+    """For a child a test interrupts: SIGINT back to its default, even when the test runs in a
+    background job (whose shell made it ignored, and Python then installs no KeyboardInterrupt)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def bump_mtime(path: Path) -> None:
     """Make a file look modified to a checker that trusts timestamps."""
     stat = path.stat()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from contextlib import contextmanager
 
 INTERRUPTED = "ksbuild: interrupted; outputs of the interrupted target are unchanged"
@@ -15,6 +16,8 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 EXIT_ERROR = 2  # doit's "error while executing a task"
 
 
+STARTED = time.monotonic()  # the run's start, for a summary line answered by the fast path
+INVOKED_FROM = ""  # the directory the command was typed in (labels such as `:target` are relative to it)
 PRINTING = {"graph", "versions", "explain", "list", "info", "help", "tools"}  # commands whose output is piped
 FRONT_END = False  # set while the front end runs doit: dodo.py's import must not take over again
 
@@ -37,12 +40,37 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(commandline.version_text())
         return commandline.EXIT_OK
     cwd = os.getcwd()
+    if _answered_from_snapshot(cwd, args):
+        return commandline.EXIT_OK
     try:
         root = require_root(cwd)
     except ConfigError as err:
         sys.stderr.write(f"ksbuild: {err}\n")
         return commandline.EXIT_USAGE
     return run_command(root, cwd, args)
+
+
+def _answered_from_snapshot(cwd: str, args: list[str]) -> bool:
+    """The no-op fast path (ksbuild.fastpath), before doit or the graph is imported."""
+    global INVOKED_FROM
+    INVOKED_FROM = cwd
+    root = cwd
+    while not os.path.isfile(os.path.join(root, "workspace.yaml")):
+        parent = os.path.dirname(root)
+        if parent == root:
+            return False
+        root = parent
+    if not os.path.isfile(os.path.join(root, ".ksbuild", "noop.snapshot")):
+        return False
+    from ksbuild import fastpath
+
+    return fastpath.answer(root, cwd, args, STARTED)
+
+
+def fast_path_for_doit() -> None:
+    """Called first by ksbuild.dodo's import: plain `doit` answers a no-op from the snapshot too."""
+    if not FRONT_END and _invoked_as_doit() and _answered_from_snapshot(os.getcwd(), sys.argv[1:]):
+        raise SystemExit(0)
 
 
 def run_command(root: str, cwd: str, args: list[str], namespace: dict | None = None) -> int:
@@ -91,10 +119,15 @@ def take_over(namespace: dict) -> None:
     """Called at the end of ksbuild.dodo's import: when plain `doit` imports the workspace's dodo.py,
     the same front end runs the command and exits with its code (one scheme for `doit` and
     `ksbuild`). Not when ksbuild's own front end, or a program using doit as a library, imports it."""
-    if FRONT_END or os.path.basename(os.path.dirname(os.path.abspath(sys.argv[0] or "."))) != "doit" \
-            and os.path.basename(sys.argv[0] or "") != "doit":
+    if FRONT_END or not _invoked_as_doit():
         return
-    raise SystemExit(run_command(os.getcwd(), os.getcwd(), sys.argv[1:], namespace))
+    raise SystemExit(run_command(os.getcwd(), INVOKED_FROM or os.getcwd(), sys.argv[1:], namespace))
+
+
+def _invoked_as_doit() -> bool:
+    """`doit ...` or `python -m doit ...` (not a program that uses doit as a library)."""
+    program = sys.argv[0] if sys.argv and sys.argv[0] else "."
+    return os.path.basename(program) == "doit" or os.path.basename(os.path.dirname(os.path.abspath(program))) == "doit"
 
 
 def _command_help(command: str, args: list[str]) -> int:

@@ -1,7 +1,6 @@
 """The run record: doit's console output, plus `.ksbuild/last-run.json` and one summary line."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -10,18 +9,11 @@ from doit.reporter import ConsoleReporter
 
 from ksbuild import state
 from ksbuild.cli.explain import run_reason
-from ksbuild.files import write_atomically
+from ksbuild.console import CYAN, GREEN, RED, paint, write_run_record
 
 RECORD_FILE = os.path.join(state.STATE_DIR, "last-run.json")
-QUIET = os.environ.get("KSBUILD_QUIET") == "1"  # `-q`: failures and the summary line only
-# Colour on a terminal only, and never when NO_COLOR is set (no-color.org)
-COLOUR = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-RED, GREEN, CYAN = "31", "32", "36"
-
-
-def _paint(text: str, colour: str) -> str:
-    return f"\033[{colour}m{text}\033[0m" if COLOUR else text
 STARTED = time.monotonic()  # when ksbuild's doit glue was imported: the run's start
+QUIET = os.environ.get("KSBUILD_QUIET") == "1"  # `-q`: failures and the summary line only
 
 
 def is_target(task) -> bool:
@@ -56,10 +48,28 @@ class RunRecorder(ConsoleReporter):
         self.dir_files: dict[str, dict[str, list[str]]] = {}  # succeeded targets' owned directories
         self.succeeded: list[str] = []  # targets whose output signatures the executor wrote
         self.running: set[str] = set()  # started and not finished: left over when the run is interrupted
+        self.ran_command = False  # a command (verify, push...) ran: no no-op snapshot for this command line
+
+    def initialize(self, tasks, selected_tasks):
+        self.all_tasks = tasks  # name -> doit Task: what the no-op snapshot stats
+
+    def _snapshot(self, head: dict, tasks: list[dict], failed: bool) -> None:
+        """After a successful run of targets only, the no-op fast path's snapshot (ksbuild.fastpath)."""
+        from ksbuild import fastpath
+
+        root = os.getcwd()
+        if failed or self.ran_command or not getattr(self, "all_tasks", None):
+            fastpath.forget(root)
+            return
+        from ksbuild.cli.main import INVOKED_FROM
+
+        paths = snapshot_paths(root, self.all_tasks)
+        fastpath.write(root, INVOKED_FROM or root, sys.argv[1:], paths[0], {"head": head, "tasks": tasks}, paths[1])
 
     def execute_task(self, task):
+        self.ran_command = self.ran_command or is_command(task)
         if not is_command(task) and task.actions and not QUIET:
-            self.write(f"{_paint('.', CYAN)}  {task.title()}\n")
+            self.write(f"{paint('.', CYAN)}  {task.title()}\n")
         if is_target(task):
             self.reasons[task.name] = run_reason(task)
         if counted_failure(task):
@@ -107,7 +117,7 @@ class RunRecorder(ConsoleReporter):
         """ksbuild's commands say what is wrong in their own words; a target's failure is named once."""
         task, fail = result["task"], result["exception"]
         if not is_command(task):
-            self.write(f"{_paint('FAILED', RED)} {task.name}\n")
+            self.write(f"{paint('FAILED', RED)} {task.name}\n")
         self.write(fail.get_msg().rstrip("\n") + "\n")
 
     def _record(self, task, status: str, seconds, reason: str | None = None) -> dict:
@@ -137,15 +147,16 @@ class RunRecorder(ConsoleReporter):
             state.record_success(os.getcwd(), self.new_plans)
             state.record_dir_files(os.getcwd(), self.dir_files)
             state.record_outputs(os.getcwd(), self.succeeded)
-            _write_record(RECORD_FILE, {"command": sys.argv[1:], "seconds": seconds, "counts": counts,
-                                        "summary": summary}, tasks)
+            head = {"command": sys.argv[1:], "seconds": seconds, "counts": counts, "summary": summary}
+            write_run_record(RECORD_FILE, head, tasks)
+            self._snapshot(head, tasks, cut_short or counts["failed"] > 0)
         if os.environ.get("KSBUILD_PROFILE"):  # the build profile: every worker's events, merged (ksbuild.profile)
             from ksbuild.profile import finish
 
             with faults_end_the_run():
                 finish(os.getcwd(), os.environ["KSBUILD_PROFILE"], tasks)
         if not cut_short:
-            self.write(_paint(summary, RED if counts["failed"] else GREEN) + "\n")
+            self.write(paint(summary, RED if counts["failed"] else GREEN) + "\n")
 
 
 def _without_traceback(fail) -> None:
@@ -157,7 +168,32 @@ def _without_traceback(fail) -> None:
         fail.traceback = []
 
 
-def _write_record(path: str, head: dict, tasks: list[dict]) -> None:
-    """JSON with one task per line: readable, and written by json's fast encoder."""
-    body = ",\n  ".join(json.dumps(task) for task in tasks)
-    write_atomically(path, (json.dumps(head)[:-1] + ',\n "tasks": [\n  ' + body + "\n ]\n}\n").encode())
+def snapshot_paths(root: str, tasks) -> tuple[list[str], tuple | None]:
+    """What a run of these tasks depended on (see ksbuild.fastpath), and the versions' git state."""
+    from ksbuild.cli.tasks import component_versions, graph_for
+    from ksbuild.toolchain import store
+    from ksbuild.toolchain.goenv import GoMissing, go_env
+
+    graph = graph_for(root)
+    paths = ["workspace.yaml", *graph.watched]
+    for task in tasks.values():
+        if task.meta and task.meta.get("ksbuild") in ("target", "fetch"):
+            paths += task.file_dep
+            paths += task.targets
+    # what decides whether a target is up to date (never a cache: caches only speed the decision up)
+    paths += [state.DOIT_DB, state.PLANS_FILE, state.OUTPUTS_FILE, state.DIR_FILES_FILE, state.PENDING_OUTPUTS_DIR]
+    for pin in graph.workspace.all_tools:
+        try:
+            paths.append(store.binary_path(pin, go_env(pin.go)) + ".sha256")
+        except GoMissing:
+            continue
+    versions = None
+    if graph.artifacts:
+        from ksbuild.versioning.gitversions import _fingerprint, fetched_outputs
+
+        component_versions(graph)
+        publishing = {a.label.component for a in graph.artifacts}
+        components = [(c.name, os.path.join(root, c.path), c.tags, list(fetched_outputs(graph, c)))
+                      for c in graph.workspace.components if c.name in publishing]
+        versions = (components, _fingerprint([(n, d, p, tuple(o)) for n, d, p, o in components]))
+    return paths, versions

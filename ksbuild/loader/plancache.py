@@ -19,7 +19,6 @@ CACHE_FILE = os.path.join(".ksbuild", "plan.pickle")
 FORMAT = 1
 RACY_SECONDS = 2.0
 _PICKLE_HEAD = pickle.PROTO  # what a pickle of protocol 2 or later (as _write makes) starts with
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load_graph_cached(root: str) -> BuildGraph:
@@ -105,12 +104,7 @@ def _stamps(root: str, paths) -> list[tuple]:
 
 def _code_stamp() -> tuple:
     """ksbuild's own sources: a changed rule or planner invalidates every cached plan."""
-    stamps = []
-    for current, dirs, files in os.walk(_PACKAGE_DIR):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for name in files:
-            if name.endswith(".py"):
-                stat = os.stat(os.path.join(current, name))
-                stamps.append((os.path.relpath(os.path.join(current, name), _PACKAGE_DIR), stat.st_mtime_ns,
-                               stat.st_size))
-    return tuple(sorted(stamps))
+    from ksbuild.fastpath import code_stamp
+
+    return tuple(map(tuple, code_stamp()))
+

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import app_and_lib, bump_mtime
+from tests.conftest import app_and_lib, bump_mtime, interruptible
 
 WORKSPACE = """\
 components:
@@ -168,7 +168,8 @@ def test_interrupted_action_leaves_no_partial_output(ws):
     boxes.mkdir()
     ws.env["KSBUILD_SANDBOX_DIR"] = str(boxes)
     process = subprocess.Popen([sys.executable, "-m", "doit", "app:notes"], cwd=ws.root, env=ws.run_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=interruptible)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not list(boxes.glob("ksbuild-*/root/components/app/started")):
         time.sleep(0.05)

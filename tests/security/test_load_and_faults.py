@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Workspace, git
+from tests.conftest import Workspace, git, interruptible
 
 ONE = "components:\n  app:\n    path: app\n"
 ROOT_COMPONENT = "components:\n  app:\n    path: .\n"
@@ -328,7 +328,8 @@ def test_ctrl_c_prints_one_line_and_exits_130(workspace, command, tmp_path):
     argv = [sys.executable, "-m", "ksbuild.cli.main" if command == "ksbuild" else "doit",
             *command.split()[1:], "app:t"]
     process = subprocess.Popen(argv, cwd=workspace.root, env=workspace.run_env(), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=interruptible)
     started = os.path.join(tmp_path, "boxes", "ksbuild-*", "root", "app", marker)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not glob.glob(started) and process.poll() is None:

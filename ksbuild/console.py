@@ -1,0 +1,21 @@
+"""What a person sees: colour on a terminal only (never with NO_COLOR), and the run record's file."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+RED, GREEN, CYAN = "31", "32", "36"
+COLOUR = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def paint(text: str, colour: str) -> str:
+    return f"\033[{colour}m{text}\033[0m" if COLOUR else text
+
+
+def write_run_record(path: str, head: dict, tasks: list[dict]) -> None:
+    """`.ksbuild/last-run.json`: JSON with one task per line, readable, written by json's fast encoder."""
+    from ksbuild.files import write_atomically
+
+    body = ",\n  ".join(json.dumps(task) for task in tasks)
+    write_atomically(path, (json.dumps(head)[:-1] + ',\n "tasks": [\n  ' + body + "\n ]\n}\n").encode())
