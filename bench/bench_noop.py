@@ -64,7 +64,7 @@ def measure(size: int, base: Path, repeat: int, jobs: int) -> list[tuple[str, fl
     parallel = ["-n", str(jobs)] if jobs > 1 else []
     timed(DOIT + parallel, ks, env)  # built, then one no-op that writes the snapshot after the racy window
     timed(DOIT + parallel, plain)
-    timed(["make", "-s", f"-j{jobs}"], plain)
+    timed(["make", "-rs", f"-j{jobs}"], plain)
     time.sleep(2.1)
     timed(KSBUILD, ks, env)
     samples: dict[str, list] = {"ksbuild": [], "doit (ksbuild's dodo.py)": [], "plain doit": [], "make": []}
@@ -72,7 +72,7 @@ def measure(size: int, base: Path, repeat: int, jobs: int) -> list[tuple[str, fl
         samples["ksbuild"].append(timed(KSBUILD, ks, env))
         samples["doit (ksbuild's dodo.py)"].append(timed(DOIT, ks, env))
         samples["plain doit"].append(timed(DOIT, plain))
-        samples["make"].append(timed(["make", "-s"], plain))
+        samples["make"].append(timed(["make", "-rs"], plain))
     rows = [row(f"no-op, {name}", values) for name, values in samples.items()]
     edited = []
     build = ks / "components/comp3/BUILD.yaml"

@@ -26,6 +26,7 @@ FORMAT = 1
 TRUSTED_AGE_NS = 2_000_000_000
 PLAN_ENV_PREFIXES = ("KSBUILD_", "GO", "DOCKER_", "CONTAINERS_")
 PLAN_ENV = ("PATH", "HOME", "XDG_CACHE_HOME", "NO_COLOR", "GITHUB_ACTIONS")
+NOT_PLAN_ENV = ("KSBUILD_EXPLAIN_NOOP",)  # says why the fast path was not taken; decides nothing
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -43,7 +44,8 @@ def code_stamp() -> list:
 
 
 def _key(root: str, cwd: str, argv: list[str]) -> list:
-    environment = sorted((k, v) for k, v in os.environ.items() if k.startswith(PLAN_ENV_PREFIXES) or k in PLAN_ENV)
+    environment = sorted((k, v) for k, v in os.environ.items()
+                         if (k.startswith(PLAN_ENV_PREFIXES) or k in PLAN_ENV) and k not in NOT_PLAN_ENV)
     return [FORMAT, sys.version, os.path.realpath(root), os.path.relpath(os.path.realpath(cwd), os.path.realpath(root)),
             list(argv), environment, code_stamp()]
 

@@ -24,11 +24,14 @@ FRONT_END = False  # set while the front end runs doit: dodo.py's import must no
 
 def main(argv: list[str] | None = None) -> int:
     """`ksbuild ARGS`: help and version here; anything else in the workspace found from here."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    cwd = os.getcwd()
+    if args[:1] not in (["init"], ["--help"], ["-h"], ["help"], ["--version"]) and _answered_from_snapshot(cwd, args):
+        return 0  # nothing changed since the last run of this command line: imports nothing more
     from ksbuild.cli import commandline
     from ksbuild.errors import ConfigError
     from ksbuild.loader.workspace import require_root
 
-    args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["init"]:  # before there is a workspace
         from ksbuild.init import main as init_main
 
@@ -38,9 +41,6 @@ def main(argv: list[str] | None = None) -> int:
         return commandline.EXIT_OK
     if args[:1] == ["--version"]:
         sys.stdout.write(commandline.version_text())
-        return commandline.EXIT_OK
-    cwd = os.getcwd()
-    if _answered_from_snapshot(cwd, args):
         return commandline.EXIT_OK
     try:
         root = require_root(cwd)
