@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 
 from ksbuild import state
@@ -115,11 +116,13 @@ class PlanCheck:
     """A target's plan check for doit's `uptodate`, decided at load time; `doit info` shows why."""
 
     __slots__ = ("same", "why")
+    # doit asks every callable's signature for `task` and `values` (a database read): none, at once
+    __signature__ = inspect.Signature()
 
     def __init__(self, same: bool, why: str):
         self.same, self.why = same, why
 
-    def __call__(self, task, values) -> bool:
+    def __call__(self) -> bool:
         return self.same
 
     def __str__(self) -> str:
