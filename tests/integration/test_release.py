@@ -259,6 +259,13 @@ def test_dev_publish_on_an_untagged_commit_names_the_dev_versions_everywhere(pro
     refused = ws.doit("release", "--registry", main.host, check=False)
     assert refused.returncode != 0 and "no component is at a release tag" in refused.stdout + refused.stderr
 
+    _, other = registries  # `doit push` of one chart target: Helm's media types, tag = the chart's version
+    pushed = ws.doit("push", "//kubestellar:chart", "--registry", other.host)
+    assert f"pushed {other.host}/kubestellar/dev/kubestellar/kubestellar/controller-manager-chart:{chart['tag']}@" \
+        in pushed.stdout
+    manifest = skopeo_raw(other.host, f"kubestellar/dev/kubestellar/kubestellar/controller-manager-chart:{chart['tag']}")
+    assert manifest["config"]["mediaType"] == "application/vnd.cncf.helm.config.v1+json"
+
 
 def test_the_same_chart_from_two_checkouts_at_different_paths_has_one_digest(project, tmp_path):
     digests = []
