@@ -15,7 +15,6 @@ tick, so its content digest is recorded as well and compared (git's racy-clean r
 """
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import sys
@@ -59,6 +58,8 @@ def _signature(path: str):
 
 
 def _digest(path: str) -> str | None:
+    import hashlib  # only for a file written just before its snapshot
+
     try:
         with open(path, "rb") as handle:
             return hashlib.sha256(handle.read()).hexdigest()
@@ -79,7 +80,11 @@ def write(root: str, cwd: str, argv: list[str], paths, record: dict, versions=No
         signature = _signature(full)
         racy = signature is not None and signature[0] >= now - TRUSTED_AGE_NS
         entries.append((full, signature, _digest(full) if racy else None))
-    data = {"key": _key(root, cwd, argv), "entries": entries, "record": record, "versions": versions}
+    import json
+
+    noop = ",\n  ".join(json.dumps(dict(task, status="up-to-date", reason="", seconds=0.0)) for task in record["tasks"])
+    data = {"key": _key(root, cwd, argv), "entries": entries, "tasks": len(record["tasks"]), "noop": noop,
+            "versions": versions}
     write_atomically(os.path.join(root, SNAPSHOT), marshal.dumps(data))
 
 
@@ -101,7 +106,7 @@ def answer(root: str, cwd: str, argv: list[str], started: float) -> bool:
             return _not_taken(f"{full} changed")
     if data.get("versions") and not _versions_unchanged(*data["versions"]):
         return _not_taken("the git state versions come from changed")
-    _report(root, data["record"], started)
+    _report(root, data, started)
     return True
 
 
@@ -129,18 +134,33 @@ def _versions_unchanged(components, fingerprint) -> bool:
         return False
 
 
-def _report(root: str, record: dict, started: float) -> None:
-    """The previous run's record, every target up to date, and the summary line."""
-    from ksbuild.console import GREEN, paint, write_run_record
-
-    tasks = [dict(task, status="up-to-date", reason="", seconds=0.0) for task in record["tasks"]]
+def _report(root: str, data: dict, started: float) -> None:
+    """The previous run's record with every target up to date (rendered when the snapshot was
+    written), and the summary line."""
+    count = data["tasks"]
     seconds = round(time.monotonic() - started, 3)
-    summary = (f"ksbuild: {len(tasks)} tasks: 0 executed, 0 from cache, {len(tasks)} up to date, 0 failed in "
-               f"{seconds:.1f} s")
-    head = {"command": sys.argv[1:], "seconds": seconds, "summary": summary, "fast_path": True,
-            "counts": {"executed": 0, "cache-hit": 0, "up-to-date": len(tasks), "failed": 0}}
+    summary = f"ksbuild: {count} tasks: 0 executed, 0 from cache, {count} up to date, 0 failed in {seconds:.1f} s"
+    head = (f'{{"command": {_json_strings(sys.argv[1:])}, "seconds": {seconds}, "summary": "{summary}", '
+            f'"fast_path": true, "counts": {{"executed": 0, "cache-hit": 0, "up-to-date": {count}, "failed": 0}},\n'
+            f' "tasks": [\n  ')
+    path = os.path.join(root, ".ksbuild", "last-run.json")
+    temporary = f"{path}.{os.getpid()}.tmp"
     try:
-        write_run_record(os.path.join(root, ".ksbuild", "last-run.json"), head, tasks)
-    except OSError:
-        pass  # the record is a courtesy; the answer stands
-    sys.stdout.write(paint(summary, GREEN) + "\n")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(head + data["noop"] + "\n ]\n}\n")
+        os.replace(temporary, path)
+    except OSError:  # the record is a courtesy (a full disk): the answer stands
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    sys.stdout.write((f"\033[32m{summary}\033[0m" if colour else summary) + "\n")
+
+
+def _json_strings(words: list[str]) -> str:
+    if not words:
+        return "[]"
+    import json
+
+    return json.dumps(words)
