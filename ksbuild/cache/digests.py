@@ -88,7 +88,7 @@ class StatCache:
 def _connect(path: str) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
+        _write_ahead_log(db)
         db.execute("PRAGMA synchronous=NORMAL")  # a cache: no fsync per remembered digest
         db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER, "
                    "inode INTEGER, digest TEXT)")
@@ -106,3 +106,20 @@ def stat_cache_for(root: str) -> StatCache:
     if root not in _OPEN:
         _OPEN[root] = StatCache(root)
     return _OPEN[root]
+
+
+def _write_ahead_log(db: sqlite3.Connection) -> None:
+    """WAL mode, set once per database file. Switching takes an exclusive lock that SQLite's busy
+    timeout does not wait for: parallel workers opening a new cache at once retry instead."""
+    import time
+
+    for attempt in range(100):
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or attempt == 99:
+                raise
+            time.sleep(0.05)
