@@ -101,11 +101,16 @@ def answer(root: str, cwd: str, argv: list[str], started: float) -> bool:
     data = _load(root)
     if data is None or data.get("key") != _key(root, cwd, argv):
         return _not_taken("another command line, directory, environment or ksbuild")
-    for full, signature, digest in data["entries"]:
-        if _signature(full) != signature or (digest is not None and _digest(full) != digest):
-            return _not_taken(f"{full} changed")
-    if data.get("versions") and not _versions_unchanged(*data["versions"]):
-        return _not_taken("the git state versions come from changed")
+    try:
+        for full, signature, digest in data["entries"]:
+            if _signature(full) != signature or (digest is not None and _digest(full) != digest):
+                return _not_taken(f"{full} changed")
+        if data.get("versions") and not _versions_unchanged(*data["versions"]):
+            return _not_taken("the git state versions come from changed")
+        if not isinstance(data["tasks"], int) or not isinstance(data["noop"], str):
+            return _not_taken("the snapshot is not ksbuild's")
+    except (KeyError, TypeError, ValueError):  # not what write() makes: the normal path decides
+        return _not_taken("the snapshot is not ksbuild's")
     _report(root, data, started)
     return True
 

@@ -128,3 +128,8 @@ def test_another_command_line_or_a_touched_file_takes_the_normal_path(ws):
     assert run(ws) == (False, set())
     (ws.root / ".ksbuild/noop.snapshot").write_bytes(b"garbage")
     assert run(ws) == (False, set())
+    forge = ("import marshal, os; from ksbuild.fastpath import _key; root = os.getcwd(); "
+             "open('.ksbuild/noop.snapshot', 'wb').write(marshal.dumps({'key': _key(root, root, []), "
+             "'entries': [('x',)], 'tasks': 'many', 'noop': 1}))")  # the right key, and nonsense
+    subprocess.run([sys.executable, "-c", forge], cwd=ws.root, env=ws.run_env(), check=True)
+    assert run(ws) == (False, set())
