@@ -32,6 +32,14 @@ def timed(command: list[str], cwd: Path, env: dict) -> float:
     return time.perf_counter() - started
 
 
+def print_figures(figures: dict[str, float], hand: dict[str, float]) -> None:
+    """ksbuild's figures, then the same work by hand."""
+    width = max(map(len, [*figures, *hand]))
+    for who, rows in (("ksbuild", figures), ("by hand", hand)):
+        for name, seconds in rows.items():
+            print(f"{who:8} {name:{width}} {seconds:7.2f} s")
+
+
 def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="ksbuild-bench-images-"))
     try:
@@ -69,10 +77,7 @@ def main() -> None:
                     f"docker://{registry.host}/by-hand/clusteradm:1"]
             hand["skopeo copy of one image (first)"] = timed(copy, ws.root, os.environ.copy())
             hand["skopeo copy of one image (again)"] = timed(copy, ws.root, os.environ.copy())
-        for name, seconds in figures.items():
-            print(f"ksbuild  {name:44} {seconds:7.2f} s")
-        for name, seconds in hand.items():
-            print(f"by hand  {name:44} {seconds:7.2f} s")
+        print_figures(figures, hand)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -20,16 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_images import print_figures, timed  # noqa: E402
 from tests.conftest import commit_all, copy_constellation, git  # noqa: E402
 from tests.helm import helm_binary  # noqa: E402
 from tests.integration.test_release import EXTERNAL, TAGS, push_image, tiny_image  # noqa: E402
 from tests.registry_server import docker_registry  # noqa: E402
-
-
-def timed(command: list[str], cwd: Path, env: dict) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -71,10 +68,7 @@ def main() -> None:
                 subprocess.run([str(helm_binary()), "push", str(chart), f"oci://{by_hand.host}/charts", "--plain-http"],
                                check=True, capture_output=True, env=helm_env)
             hand["skopeo copy of 3 images + helm push of 2 charts"] = time.perf_counter() - started
-        for name, seconds in figures.items():
-            print(f"ksbuild  {name:52} {seconds:7.2f} s")
-        for name, seconds in hand.items():
-            print(f"by hand  {name:52} {seconds:7.2f} s")
+        print_figures(figures, hand)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -1,7 +1,7 @@
-"""What a person sees: colour on a terminal only (never with NO_COLOR), and the run record's file."""
+"""What a person sees: colour on a terminal only (never with NO_COLOR), and the run record's file.
+Light to import: the no-op fast path prints through it."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -13,9 +13,12 @@ def paint(text: str, colour: str) -> str:
     return f"\033[{colour}m{text}\033[0m" if COLOUR else text
 
 
-def write_run_record(path: str, head: dict, tasks: list[dict]) -> None:
-    """`.ksbuild/last-run.json`: JSON with one task per line, readable, written by json's fast encoder."""
+def write_run_record(path: str, head: dict, tasks: list[dict] | None = None, body: str = "") -> None:
+    """`.ksbuild/last-run.json`: JSON with one task per line, readable, written by json's fast encoder
+    (`body`: the task lines already rendered, as the no-op fast path keeps them)."""
+    import json
+
     from ksbuild.files import write_atomically
 
-    body = ",\n  ".join(json.dumps(task) for task in tasks)
+    body = body or ",\n  ".join(json.dumps(task) for task in tasks or ())
     write_atomically(path, (json.dumps(head)[:-1] + ',\n "tasks": [\n  ' + body + "\n ]\n}\n").encode())

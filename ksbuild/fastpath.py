@@ -131,10 +131,10 @@ def _load(root: str) -> dict | None:
 
 
 def _versions_unchanged(components, fingerprint) -> bool:
-    from ksbuild.versioning.gitversions import _fingerprint
+    from ksbuild.versioning.gitversions import fingerprint_unchanged
 
     try:
-        return _fingerprint([tuple(c[:3]) + (tuple(c[3]),) for c in components]) == fingerprint
+        return fingerprint_unchanged(components, fingerprint)
     except (OSError, ValueError, TypeError):
         return False
 
@@ -142,30 +142,15 @@ def _versions_unchanged(components, fingerprint) -> bool:
 def _report(root: str, data: dict, started: float) -> None:
     """The previous run's record with every target up to date (rendered when the snapshot was
     written), and the summary line."""
+    from ksbuild.console import GREEN, paint, write_run_record
+
     count = data["tasks"]
     seconds = round(time.monotonic() - started, 3)
     summary = f"ksbuild: {count} tasks: 0 executed, 0 from cache, {count} up to date, 0 failed in {seconds:.1f} s"
-    head = (f'{{"command": {_json_strings(sys.argv[1:])}, "seconds": {seconds}, "summary": "{summary}", '
-            f'"fast_path": true, "counts": {{"executed": 0, "cache-hit": 0, "up-to-date": {count}, "failed": 0}},\n'
-            f' "tasks": [\n  ')
-    path = os.path.join(root, ".ksbuild", "last-run.json")
-    temporary = f"{path}.{os.getpid()}.tmp"
+    head = {"command": sys.argv[1:], "seconds": seconds, "summary": summary, "fast_path": True,
+            "counts": {"executed": 0, "cache-hit": 0, "up-to-date": count, "failed": 0}}
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(head + data["noop"] + "\n ]\n}\n")
-        os.replace(temporary, path)
+        write_run_record(os.path.join(root, ".ksbuild", "last-run.json"), head, body=data["noop"])
     except OSError:  # the record is a courtesy (a full disk): the answer stands
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-    sys.stdout.write((f"\033[32m{summary}\033[0m" if colour else summary) + "\n")
-
-
-def _json_strings(words: list[str]) -> str:
-    if not words:
-        return "[]"
-    import json
-
-    return json.dumps(words)
+        pass
+    sys.stdout.write(paint(summary, GREEN) + "\n")

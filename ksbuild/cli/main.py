@@ -52,15 +52,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _answered_from_snapshot(cwd: str, args: list[str]) -> bool:
     """The no-op fast path (ksbuild.fastpath), before doit or the graph is imported."""
+    from ksbuild.rootdir import find_root
+
     global INVOKED_FROM
     INVOKED_FROM = cwd
-    root = cwd
-    while not os.path.isfile(os.path.join(root, "workspace.yaml")):
-        parent = os.path.dirname(root)
-        if parent == root:
-            return False
-        root = parent
-    if not os.path.isfile(os.path.join(root, ".ksbuild", "noop.snapshot")):
+    root = find_root(cwd)
+    if root is None or not os.path.isfile(os.path.join(root, ".ksbuild", "noop.snapshot")):
         return False
     from ksbuild import fastpath
 

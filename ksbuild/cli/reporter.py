@@ -170,7 +170,7 @@ def _without_traceback(fail) -> None:
 
 def snapshot_paths(root: str, tasks) -> tuple[list[str], tuple | None]:
     """What a run of these tasks depended on (see ksbuild.fastpath), and the versions' git state."""
-    from ksbuild.cli.tasks import component_versions, graph_for
+    from ksbuild.cli.tasks import graph_for, versions_with_sources
     from ksbuild.toolchain import store
     from ksbuild.toolchain.goenv import GoMissing, go_env
 
@@ -187,13 +187,5 @@ def snapshot_paths(root: str, tasks) -> tuple[list[str], tuple | None]:
             paths.append(store.binary_path(pin, go_env(pin.go)) + ".sha256")
         except GoMissing:
             continue
-    versions = None
-    if graph.artifacts:
-        from ksbuild.versioning.gitversions import _fingerprint, fetched_outputs
-
-        component_versions(graph)
-        publishing = {a.label.component for a in graph.artifacts}
-        components = [(c.name, os.path.join(root, c.path), c.tags, list(fetched_outputs(graph, c)))
-                      for c in graph.workspace.components if c.name in publishing]
-        versions = (components, _fingerprint([(n, d, p, tuple(o)) for n, d, p, o in components]))
+    versions = versions_with_sources(graph)[1:] if graph.artifacts else None  # as this run read them
     return paths, versions

@@ -18,6 +18,7 @@ from ksbuild.model import FETCH_RULE, IMAGE_RULES, BuildGraph, digest_of, dir_ma
 from ksbuild.verify.command import verify
 
 _GRAPHS: dict[str, BuildGraph] = {}
+_VERSIONS: dict[str, tuple] = {}  # root -> versions_with_sources: one run, one reading of git
 
 
 def run_target(*args):
@@ -48,14 +49,24 @@ def prepare_state_dir(root: str) -> None:
 
 
 def component_versions(graph: BuildGraph) -> dict:
-    """The versions of the components that publish artifacts, computed once per run (the build's
-    outputs in a fetched checkout do not make it dirty: see fetched_outputs)."""
-    from ksbuild.versioning.gitversions import fetched_outputs, versions
+    """The versions of the components that publish artifacts, computed once per run (git is asked
+    once: the tasks, the commands and the no-op snapshot share them)."""
+    return versions_with_sources(graph)[0]
 
-    publishing = {a.label.component for a in graph.artifacts}
+
+def versions_with_sources(graph: BuildGraph) -> tuple[dict, list, str]:
+    """(versions, the components they were read for, the fingerprint of the git state read). The
+    build's outputs in a fetched checkout do not make it dirty: see fetched_outputs."""
+    from ksbuild.versioning.gitversions import fetched_outputs, versions_and_fingerprint
+
     root = graph.workspace.root
-    return versions(root, [(c.name, os.path.join(root, c.path), c.tags, fetched_outputs(graph, c))
-                           for c in graph.workspace.components if c.name in publishing])
+    if root not in _VERSIONS:
+        publishing = {a.label.component for a in graph.artifacts}
+        sources = [(c.name, os.path.join(root, c.path), c.tags, list(fetched_outputs(graph, c)))
+                   for c in graph.workspace.components if c.name in publishing]
+        found, fingerprint = versions_and_fingerprint(root, sources)
+        _VERSIONS[root] = (found, sources, fingerprint)
+    return _VERSIONS[root]
 
 
 def cache_config(graph: BuildGraph):

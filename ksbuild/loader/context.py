@@ -103,6 +103,8 @@ class LoaderContext:
         return artifact
 
     def chart_stamps(self, target: Target, chart) -> dict[str, list[dict]]:
+        from dataclasses import replace
+
         from ksbuild.versioning.declare import resolve_label
         from ksbuild.versioning.plan import ref_spec
 
@@ -110,7 +112,7 @@ class LoaderContext:
         for ref in self.planner.references:
             label = resolve_label(ref.artifact, ref.component)
             if ref.policy == "stamp" and ref.path.startswith(chart.chart + "/") and label in self.planner.artifacts:
-                resolved = type(ref)(**{**ref.__dict__, "artifact": str(label)})
+                resolved = replace(ref, artifact=str(label))
                 found.setdefault(ref.path, []).append(ref_spec(resolved, self.planner.artifacts,
                                                                self.planner.workspace.dev_prefix))
         return found

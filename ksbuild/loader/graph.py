@@ -6,11 +6,12 @@ import os
 import posixpath
 import re
 
-from ksbuild.errors import ConfigError, Problems
+from ksbuild.errors import Problems
 from ksbuild.loader.buildfile import build_file_path, load_build_file
 from ksbuild.loader.context import LoaderContext
 from ksbuild.loader.globs import GLOB_CHARS, glob_regex, reaches
-from ksbuild.loader.implicit import go_package_files, kustomized_files
+from ksbuild.loader.implicit import action_only_inputs, go_package_files, kustomized_files
+from ksbuild.loader.order import report_cycle, topological_order
 from ksbuild.loader.outputs import OutputClaims
 from ksbuild.loader.workspace import load_workspace
 from ksbuild.model import BuildGraph, Label, Target, TargetPlan, Workspace, action_parts, digest_of, dir_manifest
@@ -81,7 +82,7 @@ class _Planner(OutputClaims):
             self._srcs_of(target)
         dep_outputs = {label: self._explicit_deps(t) for label, t in self.targets.items()}
         self.problems.raise_if_any()
-        order = self._topological_order()
+        order = topological_order(self.targets, self.edges, self.problems)
         plans = {}
         for label in order:
             target = self.targets[label]
@@ -208,7 +209,7 @@ class _Planner(OutputClaims):
     def _label_outputs(self, target: Target, label: Label, line: int) -> tuple[str, ...]:
         if label in self._resolving:
             cycle = self._resolving[self._resolving.index(label):] + [label]
-            self._report_cycle(cycle)
+            report_cycle(self.targets, cycle, self.problems)
             return ()
         self.edges[target.label].setdefault(label, line)
         return self._outputs_of(self.targets[label])
@@ -328,37 +329,6 @@ class _Planner(OutputClaims):
                 found.extend(self.outputs.get(label, ()))
         return tuple(dict.fromkeys(found))
 
-    def _topological_order(self) -> list[Label]:
-        order: list[Label] = []
-        state: dict[Label, int] = {}  # 1 visiting, 2 done
-        for start in sorted(self.targets):
-            if state.get(start):
-                continue
-            stack: list[tuple[Label, list[Label]]] = [(start, sorted(self.edges[start]))]
-            state[start] = 1
-            while stack:
-                label, pending = stack[-1]
-                if not pending:
-                    stack.pop()
-                    state[label] = 2
-                    order.append(label)
-                    continue
-                nxt = pending.pop(0)
-                if state.get(nxt) == 1:
-                    path = [entry[0] for entry in stack]
-                    self._report_cycle(path[path.index(nxt):] + [nxt])
-                    raise ConfigError(self.problems.items)
-                if not state.get(nxt):
-                    state[nxt] = 1
-                    stack.append((nxt, sorted(self.edges[nxt])))
-        return order
-
-    def _report_cycle(self, cycle: list[Label]) -> None:
-        first = self.targets[cycle[0]]
-        steps = "\n".join(f"      {label}  ({self.targets[label].file}:{self.targets[label].line})" for label in cycle)
-        self.problems.add(first.file, first.line, f"dependency cycle: {' -> '.join(map(str, cycle))}\n{steps}",
-                          "Break the cycle: a target cannot depend, directly or not, on itself.")
-
     # planning --------------------------------------------------------------------------------
     def _plan(self, target: Target, dep_outputs: tuple[str, ...]) -> TargetPlan:
         rule = RULES[target.rule]
@@ -384,25 +354,10 @@ class _Planner(OutputClaims):
             self.problems.add(target.file, target.line_of("srcs"),
                               f"{target.label}: {clash[0]!r} is both an input and an output",
                               "A target cannot rewrite its own input; write the result to another file.")
-        file_deps = inputs.all + tuple(dir_manifest(d) for d in dirs) + _action_only_inputs(actions, inputs.all)
+        file_deps = inputs.all + tuple(dir_manifest(d) for d in dirs) + action_only_inputs(actions, inputs.all)
         parts = {"rule": f"{rule.name}@{rule.version}", "inputs": digest_of(list(file_deps)),
                  "outputs": digest_of(list(declared)),
                  **action_parts(actions, self.context.toolchain_identity(actions))}
         return TargetPlan(target=target, rule_version=rule.version, actions=actions, inputs=file_deps,
                           outputs=outputs, output_dirs=output_dirs, deps=tuple(sorted(self.edges[target.label])),
                           generated=rule.commits_outputs, parts=parts)
-
-
-def _action_only_inputs(actions, known) -> tuple[str, ...]:
-    """Workspace files an action reads that are no srcs and no earlier action's output: the version
-    files a rule names itself. doit must see them too, or a new version would not rerun the target."""
-    made = {path for action in actions for _, path in action.outputs}
-    made_dirs = tuple(path + "/" for action in actions for _, path in action.output_dirs)
-    seen = set(known)
-    extra = []
-    for action in actions:
-        for _, path in action.inputs:
-            if path not in seen and path not in made and not path.startswith(made_dirs):
-                seen.add(path)
-                extra.append(path)
-    return tuple(extra)

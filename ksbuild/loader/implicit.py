@@ -1,6 +1,7 @@
 """Inputs nobody lists, found when the workspace loads: the Go files of the packages a rule names and
-of every package of the same module they import, and every file a kustomization reads. Each finder
-takes the planner (for producers, problems and what the plan cache must watch) and a target."""
+of every package of the same module they import, every file a kustomization reads, and the files an
+action names itself (version files). The finders take the planner (for producers, problems and what
+the plan cache must watch) and a target."""
 from __future__ import annotations
 
 import os
@@ -92,3 +93,18 @@ def kustomized_files(planner, target: Target) -> list[str]:
         planner.watched.update(scan.watched)
         found += list(scan.files) + [d + "/" for d in scan.dirs]
     return found
+
+
+def action_only_inputs(actions, known) -> tuple[str, ...]:
+    """Workspace files an action reads that are no srcs and no earlier action's output: the version
+    files a rule names itself. doit must see them too, or a new version would not rerun the target."""
+    made = {path for action in actions for _, path in action.outputs}
+    made_dirs = tuple(path + "/" for action in actions for _, path in action.output_dirs)
+    seen = set(known)
+    extra = []
+    for action in actions:
+        for _, path in action.inputs:
+            if path not in seen and path not in made and not path.startswith(made_dirs):
+                seen.add(path)
+                extra.append(path)
+    return tuple(extra)

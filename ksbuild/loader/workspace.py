@@ -9,8 +9,8 @@ from ksbuild.errors import ConfigError, Problems
 from ksbuild.loader import yamlfile
 from ksbuild.loader.schema import Field, check
 from ksbuild.model import CacheSettings, Component, ToolPin, Workspace
+from ksbuild.rootdir import WORKSPACE_FILE, find_root
 
-WORKSPACE_FILE = "workspace.yaml"
 BUILD_FILE = "BUILD.yaml"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # Task names ksbuild defines itself, and doit's commands: a component may not take them.
@@ -77,18 +77,6 @@ COMPONENT_FIELDS = (
 )
 # Go releases as GOTOOLCHAIN names them: 1.21.13, 1.22.0, 1.23rc1.
 GO_RELEASE = re.compile(r"^1\.\d+(\.\d+|rc\d+)$")
-
-
-def find_root(start: str) -> str | None:
-    """The nearest directory at or above `start` that holds workspace.yaml."""
-    current = os.path.abspath(start)
-    while True:
-        if os.path.isfile(os.path.join(current, WORKSPACE_FILE)):
-            return current
-        parent = os.path.dirname(current)
-        if parent == current:
-            return None
-        current = parent
 
 
 def load_workspace(root: str) -> Workspace:

@@ -62,12 +62,12 @@ def _check(root: str, checkout, worktree: bool):
 def _reference_problems(root: str, checkout_root: str, graph) -> str:
     """Every version reference in the checked tree, judged; versions come from the real repository."""
     from ksbuild.versioning.check import check_references
-    from ksbuild.versioning.gitversions import compute, fetched_outputs
+    from ksbuild.versioning.gitversions import fetched_outputs, versions
 
     publishing = {a.label.component for a in graph.artifacts}
-    versions = {c.name: compute(os.path.join(root, c.path), c.tags, fetched_outputs(graph, c))
-                for c in graph.workspace.components if c.name in publishing}
-    wrong = [c for c in check_references(checkout_root, graph, versions) if not c.ok]
+    found = versions(root, [(c.name, os.path.join(root, c.path), c.tags, fetched_outputs(graph, c))
+                            for c in graph.workspace.components if c.name in publishing])  # git asked once
+    wrong = [c for c in check_references(checkout_root, graph, found) if not c.ok]
     return "\n".join(f"{c.where}: {c.artifact}: expected {c.expected!r}, found {c.found!r}: {c.message}"
                      for c in wrong)
 

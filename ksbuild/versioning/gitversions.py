@@ -47,6 +47,12 @@ def version_file(name: str) -> str:
 def versions(root: str, components) -> dict[str, ComponentVersion]:
     """`components`: (name, directory, tag pattern[, outputs]); directories are absolute, outputs as
     for `compute`."""
+    return versions_and_fingerprint(root, components)[0]
+
+
+def versions_and_fingerprint(root: str, components) -> tuple[dict[str, ComponentVersion], str]:
+    """The versions, and the fingerprint of the git state they were read from (what the no-op fast
+    path compares later)."""
     components = [(name, directory, pattern, tuple(rest[0]) if rest else ())
                   for name, directory, pattern, *rest in components]
     state_path = os.path.join(root, VERSIONS_FILE)
@@ -58,7 +64,7 @@ def versions(root: str, components) -> dict[str, ComponentVersion]:
             loaded = {name: ComponentVersion(**{**value, "released": tuple(value["released"])})
                       for name, value in recorded["versions"].items()}
             if all(v.ordering == semver.ORDERING for v in loaded.values()):  # else ordered by another rule
-                return loaded
+                return loaded, fingerprint
     except (OSError, ValueError, KeyError, TypeError):
         pass
     found = {name: compute(directory, pattern, outputs) for name, directory, pattern, outputs in components}
@@ -66,7 +72,13 @@ def versions(root: str, components) -> dict[str, ComponentVersion]:
     write_if_changed(state_path, json.dumps(state, sort_keys=True).encode())
     for name, version in found.items():
         write_if_changed(os.path.join(root, version_file(name)), json.dumps(asdict(version), sort_keys=True).encode())
-    return found
+    return found, fingerprint
+
+
+def fingerprint_unchanged(components, fingerprint: str) -> bool:
+    """Is the git state of `components` (as versions_and_fingerprint takes them) still `fingerprint`?"""
+    return _fingerprint([(name, directory, pattern, tuple(outputs)) for name, directory, pattern, outputs
+                         in components]) == fingerprint
 
 
 def fetched_outputs(graph, component) -> tuple[str, ...]:
