@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_graph import COMPONENTS, make_workspaces  # noqa: E402
 
-KSBUILD = [sys.executable, "-c", "import sys; from ksbuild.cli.main import main; sys.exit(main())"]
+KSBUILD = [sys.executable, "-c", "from ksbuild.cli.main import entry; entry()"]
 DOIT = [sys.executable, "-m", "doit"]
 
 

@@ -21,7 +21,7 @@ import sys
 import time
 
 SNAPSHOT = os.path.join(".ksbuild", "noop.snapshot")
-FORMAT = 1
+FORMAT = 2
 TRUSTED_AGE_NS = 2_000_000_000
 PLAN_ENV_PREFIXES = ("KSBUILD_", "GO", "DOCKER_", "CONTAINERS_")
 PLAN_ENV = ("PATH", "HOME", "XDG_CACHE_HOME", "NO_COLOR", "GITHUB_ACTIONS")
@@ -67,25 +67,84 @@ def _digest(path: str) -> str | None:
         return None
 
 
-def write(root: str, cwd: str, argv: list[str], paths, record: dict, versions=None) -> None:
-    """Record the snapshot after a run that succeeded. `paths`: workspace-relative or absolute files
-    and directories; `record`: the run record (last-run.json's head and tasks) to answer with;
-    `versions`: (components, fingerprint) of the git state, or None."""
+def write(root: str, cwd: str, argv: list[str], paths: Paths, records: list[dict], versions=None,
+          carried: tuple[Previous, set[str]] | None = None) -> None:
+    """Record the snapshot after a run that succeeded. `paths`: what the run depended on (see Paths);
+    `records`: the run record's tasks, to answer with; `versions`: (components, fingerprint) of the git
+    state, or None; `carried`: the last snapshot and the targets this run left out because it proved
+    them unchanged (their files and records are kept as they were)."""
+    import json
+
     from ksbuild.files import write_atomically
 
     now = time.time_ns()
-    entries = []
-    for path in sorted(set(paths)):
-        full = os.path.join(root, path)
-        signature = _signature(full)
-        racy = signature is not None and signature[0] >= now - TRUSTED_AGE_NS
-        entries.append((full, signature, _digest(full) if racy else None))
-    import json
+    entries: list[tuple] = []
+    index: dict[str, int] = {}
 
-    noop = ",\n  ".join(json.dumps(dict(task, status="up-to-date", reason="", seconds=0.0)) for task in record["tasks"])
-    data = {"key": _key(root, cwd, argv), "entries": entries, "tasks": len(record["tasks"]), "noop": noop,
-            "versions": versions}
+    def add(path: str, recorded: tuple | None = None) -> int:  # recorded: an entry kept from the last snapshot
+        full = recorded[0] if recorded else os.path.join(root, path)
+        if full not in index:
+            if recorded is None:
+                signature = _signature(full)
+                racy = signature is not None and signature[0] >= now - TRUSTED_AGE_NS
+                recorded = (full, signature, _digest(full) if racy else None)
+            index[full] = len(entries)
+            entries.append(recorded)
+        return index[full]
+
+    everywhere = [add(path) for path in sorted(set(paths.run))]
+    plan = sorted({add(path) for path in paths.plan} - set(everywhere))
+    targets = {task: [digest, sorted({add(path) for path in files})] for task, (digest, files) in paths.targets.items()}
+    rendered = {task["task"]: json.dumps(dict(task, status="up-to-date", reason="", seconds=0.0)) for task in records}
+    if carried:
+        previous, kept = carried
+        for task in kept:
+            digest, files = previous.data["targets"][task]
+            targets[task] = [digest, [add("", previous.data["entries"][i]) for i in files]]
+            if task in previous.data["records"]:
+                rendered[task] = previous.data["records"][task]
+    data = {"key": _key(root, cwd, argv), "entries": entries, "run": everywhere, "plan": plan, "targets": targets,
+            "records": rendered, "versions": versions}
     write_atomically(os.path.join(root, SNAPSHOT), marshal.dumps(data))
+
+
+class Paths:
+    """What a run depended on: `run`, files whose change means anything may differ (workspace.yaml,
+    ksbuild's and doit's state, the tools' digests); `plan`, the BUILD files and what the plan was made
+    from (a change there is judged by the plans it changes); `targets`, task -> (plan digest, its
+    inputs and outputs)."""
+
+    __slots__ = ("run", "plan", "targets")
+
+    def __init__(self, run: list[str], plan: list[str], targets: dict[str, tuple[str, list[str]]]):
+        self.run, self.plan, self.targets = run, plan, targets
+
+
+class Previous:
+    """The last snapshot of this command line, when the run is not a no-op: which targets it proves
+    unchanged (ksbuild.cli.tasks leaves them out of doit's work)."""
+
+    def __init__(self, data: dict, changed: set[int]):
+        self.data, self.changed = data, changed
+
+    def changed_targets(self) -> set[str] | None:
+        """Targets with a changed input or output; None when something every target may depend on changed."""
+        owners: dict[int, list[str]] = {}
+        for task, (_, files) in self.data["targets"].items():
+            for i in files:
+                owners.setdefault(i, []).append(task)
+        plan = set(self.data["plan"])
+        found: set[str] = set()
+        for i in self.changed:
+            if i in owners:
+                found.update(owners[i])
+            elif i not in plan:
+                return None
+        return found
+
+    def plan_digest(self, task: str) -> str | None:
+        entry = self.data["targets"].get(task)
+        return entry[0] if entry else None
 
 
 def forget(root: str) -> None:
@@ -95,23 +154,46 @@ def forget(root: str) -> None:
         pass
 
 
+previous: Previous | None = None  # set by answer() when the snapshot matched this command but something changed
+
+
 def answer(root: str, cwd: str, argv: list[str], started: float) -> bool:
     """When nothing the last successful run of this command line depended on has changed: print its
-    summary line, write its run record, and return True. Otherwise (or on any doubt) False."""
+    summary line, write its run record, and return True. Otherwise (or on any doubt) False; when only
+    some targets' files or the BUILD files changed, and the command names no targets, `previous`
+    says what the snapshot still proves."""
+    global previous
     data = _load(root)
     if data is None or data.get("key") != _key(root, cwd, argv):
         return _not_taken("another command line, directory, environment or ksbuild")
     try:
-        for full, signature, digest in data["entries"]:
-            if _signature(full) != signature or (digest is not None and _digest(full) != digest):
-                return _not_taken(f"{full} changed")
+        changed = {i for i, (full, signature, digest) in enumerate(data["entries"])
+                   if _signature(full) != signature or (digest is not None and _digest(full) != digest)}
         if data.get("versions") and not _versions_unchanged(*data["versions"]):
             return _not_taken("the git state versions come from changed")
-        if not isinstance(data["tasks"], int) or not isinstance(data["noop"], str):
+        if not isinstance(data["records"], dict) or not isinstance(data["targets"], dict):
             return _not_taken("the snapshot is not ksbuild's")
     except (KeyError, TypeError, ValueError):  # not what write() makes: the normal path decides
         return _not_taken("the snapshot is not ksbuild's")
+    if changed:
+        if _names_no_targets(argv):
+            previous = Previous(data, changed)
+        return _not_taken(f"{data['entries'][min(changed)][0]} changed" + (f" (and {len(changed) - 1} more)"
+                                                                           if len(changed) > 1 else ""))
     _report(root, data, started)
+    return True
+
+
+def _names_no_targets(argv: list[str]) -> bool:
+    """The command builds the default targets (`ksbuild`, `doit -n 2`): what may be left out is known."""
+    from ksbuild.cli.commandline import VALUED_OPTIONS
+
+    words = iter(argv)
+    for word in words:
+        if word in VALUED_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return False
     return True
 
 
@@ -144,13 +226,14 @@ def _report(root: str, data: dict, started: float) -> None:
     written), and the summary line."""
     from ksbuild.console import GREEN, paint, write_run_record
 
-    count = data["tasks"]
+    count = len(data["records"])
     seconds = round(time.monotonic() - started, 3)
     summary = f"ksbuild: {count} tasks: 0 executed, 0 from cache, {count} up to date, 0 failed in {seconds:.1f} s"
     head = {"command": sys.argv[1:], "seconds": seconds, "summary": summary, "fast_path": True,
             "counts": {"executed": 0, "cache-hit": 0, "up-to-date": count, "failed": 0}}
     try:
-        write_run_record(os.path.join(root, ".ksbuild", "last-run.json"), head, body=data["noop"])
+        write_run_record(os.path.join(root, ".ksbuild", "last-run.json"), head,
+                         body=",\n  ".join(data["records"].values()))
     except OSError:  # the record is a courtesy (a full disk): the answer stands
         pass
     sys.stdout.write(paint(summary, GREEN) + "\n")

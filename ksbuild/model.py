@@ -268,6 +268,18 @@ class BuildGraph:
     watched: tuple[str, ...] = ()  # files and directories the plan was made from (for the plan cache)
     artifacts: tuple = ()  # versioning.declare.Artifact, in declaration order
     references: tuple = ()  # versioning.declare.Reference
+    memo: PlanMemo | None = field(default=None, compare=False, repr=False)  # for re-planning what an edit touches
+
+
+@dataclass(frozen=True)
+class PlanMemo:
+    """What the planner learnt per component, so that an edit re-plans only what it touches
+    (loader.replan): each component's BUILD.yaml as parsed, each target's claimed outputs (path and
+    attribute, in order), and the files and directories each component's plans were made from."""
+
+    sources: dict[str, tuple]  # component -> (targets, artifacts, references) of its BUILD.yaml
+    claims: dict[str, tuple[tuple[str, str], ...]]  # task -> ((output path, attribute), ...)
+    watched_by: dict[str, tuple[str, ...]]  # component -> watched paths its targets' plans read
 
 
 def action_parts(actions, toolchain=()) -> dict[str, str]:

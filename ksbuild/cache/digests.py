@@ -108,6 +108,12 @@ def stat_cache_for(root: str) -> StatCache:
     return _OPEN[root]
 
 
+def close_all() -> None:
+    """Close this process's stat caches (SQLite folds its write-ahead log back into the database)."""
+    for cache in _OPEN.values():
+        cache.close()
+
+
 def _write_ahead_log(db: sqlite3.Connection) -> None:
     """WAL mode, set once per database file. Switching takes an exclusive lock that SQLite's busy
     timeout does not wait for: parallel workers opening a new cache at once retry instead."""

@@ -22,6 +22,27 @@ PRINTING = {"graph", "versions", "explain", "list", "info", "help", "tools"}  # 
 FRONT_END = False  # set while the front end runs doit: dodo.py's import must not take over again
 
 
+def entry() -> None:
+    """The `ksbuild` program: main, then exit without tearing the interpreter down."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> None:
+    """End the process with `code` once its output is out. Freeing a planned graph of thousands of
+    targets object by object, as the interpreter's teardown does, costs more than a whole no-op; every
+    file ksbuild and doit write is closed by now (the stat cache is closed here), and doit has joined
+    its workers."""
+    digests = sys.modules.get("ksbuild.cache.digests")
+    if digests is not None:
+        digests.close_all()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`ksbuild graph | head`): nothing more to say
+            pass
+    os._exit(code if isinstance(code, int) else 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`ksbuild ARGS`: help and version here; anything else in the workspace found from here."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -67,7 +88,7 @@ def _answered_from_snapshot(cwd: str, args: list[str]) -> bool:
 def fast_path_for_doit() -> None:
     """Called first by ksbuild.dodo's import: plain `doit` answers a no-op from the snapshot too."""
     if not FRONT_END and _invoked_as_doit() and _answered_from_snapshot(os.getcwd(), sys.argv[1:]):
-        raise SystemExit(0)
+        exit_now(0)
 
 
 def run_command(root: str, cwd: str, args: list[str], namespace: dict | None = None) -> int:
@@ -118,7 +139,7 @@ def take_over(namespace: dict) -> None:
     `ksbuild`). Not when ksbuild's own front end, or a program using doit as a library, imports it."""
     if FRONT_END or not _invoked_as_doit():
         return
-    raise SystemExit(run_command(os.getcwd(), INVOKED_FROM or os.getcwd(), sys.argv[1:], namespace))
+    exit_now(run_command(os.getcwd(), INVOKED_FROM or os.getcwd(), sys.argv[1:], namespace))
 
 
 def _invoked_as_doit() -> bool:
@@ -228,4 +249,4 @@ def install_fault_handlers() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

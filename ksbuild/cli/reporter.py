@@ -62,9 +62,12 @@ class RunRecorder(ConsoleReporter):
             fastpath.forget(root)
             return
         from ksbuild.cli.main import INVOKED_FROM
+        from ksbuild.cli.tasks import known_up_to_date
 
-        paths = snapshot_paths(root, self.all_tasks)
-        fastpath.write(root, INVOKED_FROM or root, sys.argv[1:], paths[0], {"head": head, "tasks": tasks}, paths[1])
+        paths, versions = snapshot_paths(root, self.all_tasks)
+        kept = known_up_to_date(root)
+        fastpath.write(root, INVOKED_FROM or root, sys.argv[1:], paths, tasks, versions,
+                       (fastpath.previous, kept) if kept else None)
 
     def execute_task(self, task):
         self.ran_command = self.ran_command or is_command(task)
@@ -132,14 +135,19 @@ class RunRecorder(ConsoleReporter):
     def complete_run(self):
         if self.runtime_errors:  # doit's own (a cycle, a missing input): failures were written as they came
             self.write("ksbuild: " + "\n".join(self.runtime_errors).strip() + "\n")
-        if not self.records:
+        from ksbuild.cli.tasks import known_up_to_date
+
+        kept = _kept_records(known_up_to_date(os.getcwd()))  # left out of doit's work: proved unchanged
+        if not self.records and not kept:
             return  # a run of ksbuild's commands (graph, ...), not of targets
         cut_short = bool(self.running)  # interrupted: cli.main says so, in one line
         tasks = list(self.records.values())
         counts = {status: sum(1 for r in tasks if r["status"] == status)
                   for status in ("executed", "cache-hit", "up-to-date", "failed")}
+        counts["up-to-date"] += len(kept)
         seconds = round(time.monotonic() - STARTED, 3)
-        summary = (f"ksbuild: {len(tasks)} tasks: {counts['executed']} executed, {counts['cache-hit']} from cache, "
+        summary = (f"ksbuild: {len(tasks) + len(kept)} tasks: {counts['executed']} executed, "
+                   f"{counts['cache-hit']} from cache, "
                    f"{counts['up-to-date']} up to date, {counts['failed']} failed in {seconds:.1f} s")
         from ksbuild.cli.main import faults_end_the_run
 
@@ -148,7 +156,7 @@ class RunRecorder(ConsoleReporter):
             state.record_dir_files(os.getcwd(), self.dir_files)
             state.record_outputs(os.getcwd(), self.succeeded)
             head = {"command": sys.argv[1:], "seconds": seconds, "counts": counts, "summary": summary}
-            write_run_record(RECORD_FILE, head, tasks)
+            write_run_record(RECORD_FILE, head, tasks, body=_with_kept(tasks, kept))
             self._snapshot(head, tasks, cut_short or counts["failed"] > 0)
         if os.environ.get("KSBUILD_PROFILE"):  # the build profile: every worker's events, merged (ksbuild.profile)
             from ksbuild.profile import finish
@@ -157,6 +165,25 @@ class RunRecorder(ConsoleReporter):
                 finish(os.getcwd(), os.environ["KSBUILD_PROFILE"], tasks)
         if not cut_short:
             self.write(paint(summary, RED if counts["failed"] else GREEN) + "\n")
+
+
+def _kept_records(kept: set[str]) -> dict[str, str]:
+    """The run record's lines of the targets left out of doit's work, as the last snapshot holds them."""
+    if not kept:
+        return {}
+    from ksbuild import fastpath
+
+    records = fastpath.previous.data["records"]
+    return {task: records[task] for task in sorted(kept) if task in records}
+
+
+def _with_kept(tasks: list[dict], kept: dict[str, str]) -> str:
+    """The run record's task lines, the kept targets' included."""
+    if not kept:
+        return ""
+    import json
+
+    return ",\n  ".join([json.dumps(task) for task in tasks] + list(kept.values()))
 
 
 def _without_traceback(fail) -> None:
@@ -168,24 +195,23 @@ def _without_traceback(fail) -> None:
         fail.traceback = []
 
 
-def snapshot_paths(root: str, tasks) -> tuple[list[str], tuple | None]:
-    """What a run of these tasks depended on (see ksbuild.fastpath), and the versions' git state."""
+def snapshot_paths(root: str, tasks):
+    """What a run of these tasks depended on (fastpath.Paths), and the versions' git state."""
     from ksbuild.cli.tasks import graph_for, versions_with_sources
+    from ksbuild.fastpath import Paths
     from ksbuild.toolchain import store
     from ksbuild.toolchain.goenv import GoMissing, go_env
 
     graph = graph_for(root)
-    paths = ["workspace.yaml", *graph.watched]
-    for task in tasks.values():
-        if task.meta and task.meta.get("ksbuild") in ("target", "fetch"):
-            paths += task.file_dep
-            paths += task.targets
+    targets = {name: (graph.plans[name].digest, [*task.file_dep, *task.targets]) for name, task in tasks.items()
+               if is_planned(task) and name in graph.plans}
     # what decides whether a target is up to date (never a cache: caches only speed the decision up)
-    paths += [state.DOIT_DB, state.PLANS_FILE, state.OUTPUTS_FILE, state.DIR_FILES_FILE, state.PENDING_OUTPUTS_DIR]
+    run = ["workspace.yaml", state.DOIT_DB, state.PLANS_FILE, state.OUTPUTS_FILE, state.DIR_FILES_FILE,
+           state.PENDING_OUTPUTS_DIR]
     for pin in graph.workspace.all_tools:
         try:
-            paths.append(store.binary_path(pin, go_env(pin.go)) + ".sha256")
+            run.append(store.binary_path(pin, go_env(pin.go)) + ".sha256")
         except GoMissing:
             continue
     versions = versions_with_sources(graph)[1:] if graph.artifacts else None  # as this run read them
-    return paths, versions
+    return Paths(run, list(graph.watched), targets), versions

@@ -18,6 +18,7 @@ from ksbuild.model import FETCH_RULE, IMAGE_RULES, BuildGraph, digest_of, dir_ma
 from ksbuild.verify.command import verify
 
 _GRAPHS: dict[str, BuildGraph] = {}
+_KEPT: dict[str, set[str]] = {}  # root -> targets left out of doit's work: proved unchanged (known_up_to_date)
 _VERSIONS: dict[str, tuple] = {}  # root -> versions_with_sources: one run, one reading of git
 
 
@@ -80,7 +81,39 @@ def cache_config(graph: BuildGraph):
     return config
 
 
-def target_tasks(graph: BuildGraph, cache):
+def known_up_to_date(root: str) -> set[str]:
+    return _KEPT.get(root, set())
+
+
+def _prove_unchanged(graph: BuildGraph) -> set[str]:
+    """The targets the last snapshot of this command line proves up to date (ksbuild.fastpath): their
+    plan is the one it recorded, none of their files changed, and neither did any target they read.
+    The run leaves them out: what a BUILD.yaml edit or an input's change costs is what it touches."""
+    from ksbuild import fastpath
+
+    previous = fastpath.previous
+    changed = previous.changed_targets() if previous else None
+    if changed is None:
+        return set()
+    producers = {path: task for task, plan in graph.plans.items() for path in (*plan.outputs, *plan.output_dirs,
+                                                                                *map(dir_manifest, plan.output_dirs))}
+    dirty: set[str] = set()
+    for task, plan in graph.plans.items():  # dependencies first
+        if task in changed or previous.plan_digest(task) != plan.digest \
+                or any(dep.task in dirty for dep in plan.deps) or any(producers.get(p) in dirty for p in plan.inputs):
+            dirty.add(task)
+    return set(graph.plans) - dirty
+
+
+def _without_kept(tasks, kept: set[str]):
+    """Tasks, none waiting for a kept target (target_tasks left those out)."""
+    for task in tasks:
+        if kept and task.get("task_dep"):
+            task["task_dep"] = [name for name in task["task_dep"] if name not in kept]
+        yield task
+
+
+def target_tasks(graph: BuildGraph, cache, kept: set[str] = frozenset()):
     root = graph.workspace.root
     for component in graph.workspace.components:
         yield {"basename": component.name, "name": None, "doc": f"every target of component {component.name}"}
@@ -90,6 +123,8 @@ def target_tasks(graph: BuildGraph, cache):
     installed = _installed_tools(graph.workspace.all_tools) if graph.workspace.all_tools else {}
     committed = state.previous_outputs(root)
     for task, plan in graph.plans.items():
+        if task in kept:
+            continue
         digest, parts = plan.digest, plan.parts
         meta = {"ksbuild": "fetch" if plan.target.rule == FETCH_RULE else "target", "plan": digest}
         edited = state.changed_output(root, committed.get(task))
@@ -252,9 +287,10 @@ def all_tasks(root: str):
     if graph.artifacts:
         with faults_end_the_run():
             component_versions(graph)  # this run's versions, written where the stamp actions read them
-    yield from target_tasks(graph, cache)
-    yield from group_tasks(graph)
+    kept = _KEPT[root] = _prove_unchanged(graph)
+    yield from _without_kept(target_tasks(graph, cache, kept), kept)
+    yield from _without_kept(group_tasks(graph), kept)
     yield from tool_tasks(graph)
-    yield from command_tasks(graph, cache)
+    yield from _without_kept(command_tasks(graph, cache), kept)
     if graph.artifacts:
-        yield from publish_tasks(graph, component_versions(graph))
+        yield from _without_kept(publish_tasks(graph, component_versions(graph)), kept)

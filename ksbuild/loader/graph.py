@@ -6,46 +6,75 @@ import os
 import posixpath
 import re
 
-from ksbuild.errors import Problems
+from dataclasses import replace
+
+from ksbuild.errors import ConfigError, Problems
 from ksbuild.loader.buildfile import build_file_path, load_build_file
 from ksbuild.loader.context import LoaderContext
 from ksbuild.loader.globs import GLOB_CHARS, glob_regex, reaches
 from ksbuild.loader.implicit import action_only_inputs, go_package_files, kustomized_files
 from ksbuild.loader.order import report_cycle, topological_order
+from ksbuild.loader.replan import NotReusable, Reuse, WatchLog, reusable
 from ksbuild.loader.outputs import OutputClaims
 from ksbuild.loader.workspace import load_workspace
-from ksbuild.model import BuildGraph, Label, Target, TargetPlan, Workspace, action_parts, digest_of, dir_manifest
+from ksbuild.model import (BuildGraph, Label, PlanMemo, Target, TargetPlan, Workspace, action_parts, digest_of,
+                           dir_manifest)
 from ksbuild.rules import RULES, Inputs
 from ksbuild.rules.gofetch import add_module_fetches
 
 
-def load_graph(root: str) -> BuildGraph:
-    """Load, validate and plan the whole workspace; raises ConfigError listing every problem."""
+def load_graph(root: str, previous: BuildGraph | None = None, changed: set[str] | frozenset = frozenset()) -> BuildGraph:
+    """Load, validate and plan the whole workspace; raises ConfigError listing every problem. With
+    the `previous` graph and the watched paths `changed` since, what they cannot have changed is kept
+    (loader.replan); the result is the same."""
     workspace = load_workspace(root)
+    reuse = reusable(workspace, previous, set(changed))
     problems = Problems()
-    targets, artifacts, references = [], [], []
-    for component in workspace.components:
-        found = load_build_file(workspace.root, component, problems)
-        targets += found[0]
-        artifacts += found[1]
-        references += found[2]
+    sources = {c.name: reuse.sources(c.name) if reuse and c.name in reuse.clean
+               else load_build_file(workspace.root, c, problems) for c in workspace.components}
     problems.raise_if_any()
-    planner = _Planner(workspace, targets)
+    if reuse and reuse.unchanged(sources, changed):
+        return previous  # only BUILD files changed, and they say what they said (a comment, a blank line)
+    if reuse and reuse.sources_agree(sources):
+        try:
+            return _plan_workspace(workspace, sources, reuse)
+        except (ConfigError, NotReusable):
+            pass  # planned whole: the same result, and a problem reported with every line
+    return _plan_workspace(workspace, sources, None)
+
+
+def _plan_workspace(workspace: Workspace, sources: dict[str, tuple], reuse: Reuse | None) -> BuildGraph:
+    targets = [t for found in sources.values() for t in found[0]]
+    artifacts = [a for found in sources.values() for a in found[1]]
+    references = [r for found in sources.values() for r in found[2]]
+    planner = _Planner(workspace, targets, reuse.plans() if reuse else {}, reuse.previous.memo.claims if reuse else {})
     planner.artifacts = {a.label: a for a in artifacts}
     planner.references = references
     planner.watched.update([workspace.file] + [build_file_path(c) for c in workspace.components])
     fetched = [f"{c.path}/.git/HEAD" for c in workspace.components if c.path.startswith(".ksbuild/src/")]
     if fetched:  # a moved checkout, or an edited lock, is checked again
         planner.watched.update(fetched + ["workspace.lock"])
-    graph = add_module_fetches(planner.run(), planner.context)
+    graph = planner.run()
+    if reuse:
+        reuse.check_claims(planner.claims)
+    graph = add_module_fetches(graph, planner.context)
     planner.problems.raise_if_any()
     from ksbuild.versioning.plan import plan_versioning
 
+    watched = set(graph.watched) | (reuse.watched() if reuse else set())
+    by_component = {name: tuple(sorted(paths)) for name, paths in planner.watched.by_component.items()}
+    if reuse:
+        by_component.update({name: reuse.previous.memo.watched_by.get(name, ()) for name in reuse.clean})
+    claims = {**(reuse.previous.memo.claims if reuse else {}), **planner.claims}
+    memo = PlanMemo(sources=sources, claims={label.task: claims[label.task] for label in planner.targets if label.task in claims},
+                    watched_by=by_component)
+    graph = replace(graph, watched=tuple(sorted(watched | set(planner.watched))), memo=memo)
     return plan_versioning(graph, artifacts, references, planner)
 
 
 class _Planner(OutputClaims):
-    def __init__(self, workspace: Workspace, targets: list[Target]):
+    def __init__(self, workspace: Workspace, targets: list[Target], reused: dict[Label, TargetPlan],
+                 reused_claims: dict[str, tuple]):
         self.root = workspace.root
         self.workspace = workspace
         self.targets = {t.label: t for t in targets}
@@ -58,7 +87,12 @@ class _Planner(OutputClaims):
         self.has_owned_dirs = True  # until all outputs are claimed
         self.edges: dict[Label, dict[Label, int]] = {t.label: {} for t in targets}  # dep -> line
         self._resolving: list[Label] = []
-        self.watched: set[str] = set()  # directories whose listing the plan depends on, and the build files
+        # directories whose listing the plan depends on, and the build files, by component too
+        self.watched = WatchLog(self._current_component)
+        self._planning: Label | None = None
+        self.reused = reused  # label -> the plan kept from the last graph (loader.replan)
+        self._reused_claims = reused_claims
+        self.claims: dict[str, tuple[tuple[str, str], ...]] = {}  # task -> outputs claimed (path, attribute)
         self._handwritten: dict[str, bool] = {}
         self._manifests: dict[str, set[str]] = {}
         self.context = LoaderContext(self)
@@ -73,22 +107,33 @@ class _Planner(OutputClaims):
 
     def run(self) -> BuildGraph:
         for target in self.targets.values():
-            if not RULES[target.rule].outputs_follow_srcs:
+            if target.label in self.reused:
+                self._restore_claims(target, self._reused_claims[target.label.task])
+            elif not RULES[target.rule].outputs_follow_srcs:
                 self._claim(target, RULES[target.rule].declare_outputs(target))
         for target in self.targets.values():
             self._outputs_of(target)
         self.has_owned_dirs = any(path.endswith("/") for path in self.owner)
         for target in self.targets.values():
-            self._srcs_of(target)
+            if target.label not in self.reused:
+                self._srcs_of(target)
+        for label, plan in self.reused.items():
+            self.edges[label].update((dep, plan.target.line) for dep in plan.deps)
         dep_outputs = {label: self._explicit_deps(t) for label, t in self.targets.items()}
         self.problems.raise_if_any()
         order = topological_order(self.targets, self.edges, self.problems)
         plans = {}
         for label in order:
-            target = self.targets[label]
-            plans[label.task] = self._plan(target, dep_outputs[label])
+            self._planning = label
+            plans[label.task] = self.reused.get(label) or self._plan(self.targets[label], dep_outputs[label])
+        self._planning = None
         self.problems.raise_if_any()
         return BuildGraph(self.workspace, plans, tuple(sorted(self.watched)))
+
+    def _current_component(self) -> str | None:
+        """The component whose target is being resolved or planned (what a watched path is filed under)."""
+        label = self._resolving[-1] if self._resolving else self._planning
+        return label.component if label else None
 
     # outputs ---------------------------------------------------------------------------------
     def _outputs_of(self, target: Target) -> tuple[str, ...]:

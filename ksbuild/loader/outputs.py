@@ -18,7 +18,7 @@ from ksbuild.state import STATE_DIR
 
 class OutputClaims:
     def _claim(self, target: Target, declared) -> None:
-        paths = []
+        paths, claimed = [], []
         for relative, attr in declared:
             line = target.line_of(attr)
             path = self._inside_component(target, relative, line, attr)
@@ -34,13 +34,27 @@ class OutputClaims:
                 continue
             if not previous and self._shape_clash(target, path, line):
                 continue
-            self.owner[path] = (target, attr)
-            directory = path.rstrip("/") if path.endswith("/") else posixpath.dirname(path)
-            while directory and directory not in self.below:
-                self.below[directory] = (target, attr)
-                directory = posixpath.dirname(directory)
+            self._own(target, path, attr)
+            paths.append(path)
+            claimed.append((path, attr))
+        self.outputs[target.label] = tuple(dict.fromkeys(paths))
+        self.claims[target.label.task] = tuple(claimed)
+
+    def _restore_claims(self, target: Target, claimed) -> None:
+        """Claims checked when the target was last planned, kept with its plan (loader.replan)."""
+        paths = []
+        for path, attr in claimed:
+            self._own(target, path, attr)
             paths.append(path)
         self.outputs[target.label] = tuple(dict.fromkeys(paths))
+        self.claims[target.label.task] = tuple(claimed)
+
+    def _own(self, target: Target, path: str, attr: str) -> None:
+        self.owner[path] = (target, attr)
+        directory = path.rstrip("/") if path.endswith("/") else posixpath.dirname(path)
+        while directory and directory not in self.below:
+            self.below[directory] = (target, attr)
+            directory = posixpath.dirname(directory)
 
     def _may_write(self, target: Target, path: str, relative: str, line: int, attr: str) -> bool:
         """An output never replaces a source of the build itself (workspace.yaml, workspace.lock, dodo.py,

@@ -107,6 +107,9 @@ class Rule:
     # directory: such a file no longer produced is removed even when no record says it was produced.
     owned_marker: str = ""
     commits_outputs: bool = True  # its outputs are derived files committed to git (`doit generate`, verify)
+    # Its plan looks at other components' targets beyond the edges to them (a chart finds the images
+    # it names): re-planned whenever any component is (loader.replan).
+    reads_workspace_targets: bool = False
 
 
 def in_place(paths) -> tuple[tuple[str, str], ...]:

@@ -112,4 +112,5 @@ HELM_CHART = Rule(
     plan=_plan,
     context_srcs=_srcs,
     commits_outputs=False,
+    reads_workspace_targets=True,
 )

@@ -61,7 +61,7 @@ def plan_versioning(graph: BuildGraph, artifacts: list[Artifact], references: li
                            [r for r in references if r.component == component.name], by_label, planner)
         if plan is not None:
             plans[plan.label.task] = plan
-    return BuildGraph(graph.workspace, plans, graph.watched, tuple(artifacts), tuple(references))
+    return replace(graph, plans=plans, artifacts=tuple(artifacts), references=tuple(references))
 
 
 def _chart_references(artifact: Artifact, by_label, planner) -> list[Reference]:

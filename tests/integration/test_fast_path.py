@@ -89,8 +89,11 @@ def run(ws, *args) -> tuple[bool, set[str]]:
     return bool(record.get("fast_path")), executed
 
 
+EVERY_TARGET = {"lib:upper", "lib:twice", "lib:greeted", "app:notes", "app:banner", "app:stamped"}
+
+
 def test_the_fast_path_answers_only_when_nothing_changed(ws):
-    assert run(ws) == (False, {"lib:upper", "lib:twice", "lib:greeted", "app:notes", "app:banner", "app:stamped"})
+    assert run(ws) == (False, EVERY_TARGET)
     assert ws.read("components/lib/greeted.txt") == "hi\n"
     assert run(ws) == (True, set())
     assert "doit" not in subprocess.run(  # the fast path imports neither doit nor the graph
@@ -114,6 +117,9 @@ def test_the_fast_path_answers_only_when_nothing_changed(ws):
         fast, executed = run(ws)
         assert not fast, f"{name}: the fast path was taken"
         assert executed == expected, f"{name}: {executed}"
+        record = json.loads(ws.read(".ksbuild/last-run.json"))  # the targets left out of doit's work too
+        assert sorted(t["task"] for t in record["tasks"]) == sorted(EVERY_TARGET), name
+        assert record["summary"].startswith(f"ksbuild: {len(EVERY_TARGET)} tasks: "), record["summary"]
         assert run(ws) == (True, set()), f"{name}: the next no-op is not fast"
     assert ws.read("components/lib/greeted.txt") == "hello\n"
     # the tag is the last release; the BUILD.yaml edit is uncommitted: the version says both

@@ -74,9 +74,13 @@ def test_a_deleted_source_is_reported(ws):
 
 
 def test_fresh_timestamps_are_not_trusted(ws):
-    ws.write("app/notes/c.md", "c\n")  # just written: same clock tick as a later change could be
-    inputs(ws)
-    assert not (ws.root / CACHE_FILE).exists()
+    ws.write("app/notes/c.md", "c\n")  # the listing just changed: a later change could share its timestamp
+    assert inputs(ws) == ("app/notes/a.md", "app/notes/c.md", "app/main.txt")
+    assert (ws.root / CACHE_FILE).exists()  # written, with that directory marked as changed
+    listed = os.stat(ws.root / "app/notes")
+    ws.write("app/notes/d.md", "d\n")
+    os.utime(ws.root / "app/notes", ns=(listed.st_atime_ns, listed.st_mtime_ns))  # within the same tick
+    assert inputs(ws) == ("app/notes/a.md", "app/notes/c.md", "app/notes/d.md", "app/main.txt")
 
 
 def test_a_moved_workspace_replans(ws, tmp_path):

@@ -1,0 +1,112 @@
+"""Re-planning what an edit touches. When a BUILD.yaml, or a file or directory some plans were made
+from, changed since the last planned graph, the components none of whose plans read it keep their
+parsed BUILD.yaml and their targets' plans; only the others are parsed and planned again.
+
+Whatever this cannot decide simply plans the whole workspace, so the result is always the one a
+whole planning gives: workspace.yaml changed, a changed path no component's plans read, a changed
+component whose targets, outputs, artifacts or references are not the same set as before (another
+component's globs, labels or references may see them), or any problem found (its report then comes
+from the whole planning, with every line). Rules that look at other components' targets beyond
+their edges (a chart finds the images it names) are planned again whenever anything is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ksbuild.loader.buildfile import build_file_path
+from ksbuild.model import BuildGraph, Label, TargetPlan, Workspace
+from ksbuild.rules import RULES
+from ksbuild.rules.gofetch import FETCH_TARGET
+
+
+class NotReusable(Exception):
+    """The kept plans may differ from a whole planning's: plan the whole workspace."""
+
+
+@dataclass(frozen=True)
+class Reuse:
+    previous: BuildGraph
+    clean: frozenset[str]  # components whose BUILD.yaml and plans are kept
+
+    def sources(self, component: str) -> tuple:
+        return self.previous.memo.sources[component]
+
+    def plans(self) -> dict[Label, TargetPlan]:
+        """The kept plans, by label, as the planner made them (before Go module fetches were added)."""
+        memo = self.previous.memo
+        kept = {}
+        for task, plan in self.previous.plans.items():
+            if plan.label.component in self.clean and task in memo.claims \
+                    and not RULES[plan.target.rule].reads_workspace_targets:
+                deps = tuple(d for d in plan.deps if d.target != FETCH_TARGET)
+                kept[plan.label] = plan if deps == plan.deps else replace(plan, deps=deps)
+        return kept
+
+    def sources_agree(self, sources: dict[str, tuple]) -> bool:
+        """The re-parsed components declare the same targets, artifacts and references as before."""
+        for name, (targets, artifacts, references) in sources.items():
+            if name in self.clean:
+                continue
+            old_targets, old_artifacts, old_references = self.sources(name)
+            if {t.label for t in targets} != {t.label for t in old_targets} or list(old_artifacts) != list(artifacts) \
+                    or list(old_references) != list(references):
+                return False
+        return True
+
+    def unchanged(self, sources: dict[str, tuple], changed: set[str]) -> bool:
+        """Only BUILD files changed, and each parses to what it did: the previous graph stands."""
+        build_files = {build_file_path(c) for c in self.previous.workspace.components}
+        return set(changed) <= build_files and all(sources[name] == self.sources(name) for name in sources
+                                                   if name not in self.clean)
+
+    def check_claims(self, claims: dict[str, tuple]) -> None:
+        """The re-planned targets claim the same outputs as before (other components' globs saw them)."""
+        old = self.previous.memo.claims
+        if any(old.get(task) != paths for task, paths in claims.items()):
+            raise NotReusable("a re-planned target's outputs changed")
+
+    def watched(self) -> set[str]:
+        return {path for name in self.clean for path in self.previous.memo.watched_by.get(name, ())}
+
+
+def reusable(workspace: Workspace, previous: BuildGraph | None, changed: set[str]) -> Reuse | None:
+    """What of `previous` can be kept, given the watched paths that `changed` since it was planned."""
+    memo = previous.memo if previous is not None else None
+    if memo is None or previous.workspace != workspace or set(memo.sources) != {c.name for c in workspace.components}:
+        return None
+    build_files = {build_file_path(c): c.name for c in workspace.components}
+    readers: dict[str, set[str]] = {}
+    for name, paths in memo.watched_by.items():
+        for path in paths:
+            readers.setdefault(path, set()).add(name)
+    touched = set()
+    for path in changed:
+        if path in build_files:
+            touched.add(build_files[path])
+        elif path in readers:
+            touched |= readers[path]
+        else:
+            return None
+    clean = frozenset(memo.sources) - touched
+    return Reuse(previous, clean) if clean else None
+
+
+class WatchLog(set):
+    """The planner's watched paths, each also filed under the component whose target was being
+    resolved or planned when it was read (`current()`, None outside any target)."""
+
+    def __init__(self, current):
+        super().__init__()
+        self._current = current
+        self.by_component: dict[str, set[str]] = {}
+
+    def add(self, path: str) -> None:
+        super().add(path)
+        name = self._current()
+        if name is not None:
+            self.by_component.setdefault(name, set()).add(path)
+
+    def update(self, *groups) -> None:
+        for group in groups:
+            for path in group:
+                self.add(path)
