@@ -20,8 +20,10 @@ def verify(root: str, worktree: bool, junit: str, json: str, patch: str):  # noq
     scratch = tempfile.mkdtemp(prefix="ksbuild-verify-")
     try:
         try:
-            make = materialize.working_tree if worktree else materialize.committed
-            checkout = make(root, scratch)
+            if worktree:
+                checkout = materialize.working_tree(root, scratch)
+            else:
+                checkout = materialize.committed(root, scratch, only=lambda repo, changed: _needed(root, repo, changed))
         except materialize.NotARepository as err:
             return TaskError(f"verify: {err}; it checks a git checkout (commit the workspace first)")
         try:
@@ -33,6 +35,19 @@ def verify(root: str, worktree: bool, junit: str, json: str, patch: str):  # noq
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _needed(root: str, repo, changed) -> set[str] | None:
+    """The paths the checks read from the commit, when the working tree's plan is the commit's (verify.sparse)."""
+    from ksbuild.cli.tasks import graph_for
+    from ksbuild.errors import ConfigError
+    from ksbuild.verify.sparse import committed_files, needed_paths
+
+    try:
+        graph = graph_for(root)
+    except ConfigError:
+        return None  # the working tree does not plan: the commit is planned on its own
+    return needed_paths(root, graph, committed_files(repo, root), changed)
+
+
 def _check(root: str, checkout, worktree: bool):
     """The checks, and the checkout with only its relevant uncommitted paths."""
     from ksbuild.cli.tasks import cache_config, graph_for, prepare_state_dir
@@ -41,7 +56,11 @@ def _check(root: str, checkout, worktree: bool):
     from ksbuild.verify.history import HandEdits
     from ksbuild.verify.materialize import open_repo
 
-    graph = load_graph(checkout.root)  # refuses floating tool pins, unknown keys...: a configuration error
+    if checkout.sparse:  # the working tree's plan, for the checkout
+        planned = graph_for(root)
+        graph = replace(planned, workspace=replace(planned.workspace, root=checkout.root))
+    else:
+        graph = load_graph(checkout.root)  # refuses floating tool pins, unknown keys...: a configuration error
     prepare_state_dir(checkout.root)
     config = cache_config(graph_for(root))  # the real workspace's caches, wherever its settings put them
     history = HandEdits(open_repo(root), root, "HEAD", checkout.uncommitted, worktree)
@@ -88,7 +107,8 @@ def _report(root, checkout, worktree, checks, extra, reports, seconds):
     from ksbuild.verify import fixes, report
 
     junit, json_path, patch_path = reports
-    sys.stdout.write(report.summary(checkout.revision, worktree, checks, extra, checkout.uncommitted, seconds))
+    sys.stdout.write(report.summary(checkout.revision, worktree, checks, extra, checkout.uncommitted, seconds,
+                                    checkout.written if checkout.sparse else 0))
     if os.environ.get("GITHUB_ACTIONS") == "true":
         sys.stdout.write(fixes.annotations(checks, extra))
     try:

@@ -21,6 +21,8 @@ class Checkout:
     root: str  # the copy's workspace root
     revision: str  # what it holds: a commit id, or "working tree"
     uncommitted: tuple[str, ...]  # workspace-relative paths with uncommitted changes in the real tree
+    sparse: bool = False  # only what the checks read: the working tree's plan is the commit's (verify.sparse)
+    written: int = 0  # files of the commit written out
 
 
 def open_repo(workspace_root: str):
@@ -51,14 +53,22 @@ def uncommitted(repo, workspace_root: str) -> tuple[str, ...]:
     return tuple(sorted(p for p in found if not p.startswith(".ksbuild/")))
 
 
-def committed(workspace_root: str, scratch: str, revision: str = "HEAD") -> Checkout:
-    """The committed tree of `revision`, written under `scratch`."""
+def committed(workspace_root: str, scratch: str, revision: str = "HEAD", only=None) -> Checkout:
+    """The committed tree of `revision`, written under `scratch`; with `only(repo, changed)`, just the
+    workspace-relative paths it returns (when it returns None: all of them)."""
     repo = open_repo(workspace_root)
     _require_commit(repo)
     commit = repo.commit(revision)
+    changed = uncommitted(repo, workspace_root)
+    wanted = only(repo, changed) if only else None
+    prefix = os.path.relpath(workspace_root, repo.working_tree_dir).replace(os.sep, "/")
+    if wanted is not None and prefix != ".":
+        wanted = {f"{prefix}/{path}" for path in wanted}
+    written = 0
     for blob in commit.tree.traverse():
-        if blob.type != "blob":
+        if blob.type != "blob" or (wanted is not None and blob.path not in wanted):
             continue
+        written += 1
         destination = os.path.join(scratch, blob.path)
         os.makedirs(os.path.dirname(destination), exist_ok=True)
         if blob.mode == 0o120000:
@@ -67,7 +77,7 @@ def committed(workspace_root: str, scratch: str, revision: str = "HEAD") -> Chec
         with open(destination, "wb") as handle:
             blob.stream_data(handle)
         os.chmod(destination, 0o755 if blob.mode & 0o111 else 0o644)
-    return Checkout(_inside(repo, workspace_root, scratch), commit.hexsha, uncommitted(repo, workspace_root))
+    return Checkout(_inside(repo, workspace_root, scratch), commit.hexsha, changed, wanted is not None, written)
 
 
 def working_tree(workspace_root: str, scratch: str) -> Checkout:

@@ -9,9 +9,13 @@ from ksbuild.verify.derived import TargetCheck
 LABELS = {"stale": "STALE", "missing": "MISSING", "extra": "EXTRA", "hand-edited": "HAND-EDITED", "failed": "FAILED"}
 
 
-def summary(revision: str, worktree: bool, checks: list[TargetCheck], extra, uncommitted, seconds: float) -> str:
-    """`extra`: (check name, problems, one per line, or '') for checks that are not targets."""
+def summary(revision: str, worktree: bool, checks: list[TargetCheck], extra, uncommitted, seconds: float,
+            sparse: int = 0) -> str:
+    """`extra`: (check name, problems, one per line, or '') for checks that are not targets. `sparse`:
+    how many files of the commit were written out, when only what the checks read was."""
     what = "the working tree" if worktree else f"commit {revision[:12]}"
+    if sparse:
+        what += f" (planned as the working tree is; {sparse} of its files read)"
     findings = [f for check in checks for f in check.findings]
     restored = sum(1 for c in checks if c.status == "cache-hit")
     lines = [f"ksbuild verify: {what}: {len(checks)} derived-file target(s), {restored} from the action cache, "

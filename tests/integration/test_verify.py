@@ -59,6 +59,9 @@ def test_a_clean_tree_passes_from_the_cache(clone):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "10 derived-file target(s), 10 from the action cache, 0 run" in result.stdout
     assert "every derived file is what the build produces" in result.stdout
+    # the commit is planned as the working tree is: only what the checks read is written out
+    read = int(result.stdout.split("planned as the working tree is; ")[1].split(" of its files read")[0])
+    assert 0 < read < len(git(clone.root, "ls-files").splitlines())
     report = json.loads(clone.read("report.json"))
     assert report["ok"] is True and report["findings"] == [] and len(report["targets"]) == 10
     suite = ElementTree.fromstring(clone.read("report.xml"))
@@ -126,6 +129,7 @@ def test_a_dirty_tree_is_verified_as_committed_or_as_it_is(clone):
 
     committed = verify(clone)
     assert committed.returncode == 0, committed.stdout
+    assert "planned as the working tree is" not in committed.stdout  # a Go file the planner read changed
     assert "uncommitted changes to derived files or their inputs (not checked" in committed.stdout
     assert TYPES in committed.stdout
 
