@@ -128,12 +128,21 @@ class Previous:
         self.data, self.changed = data, changed
 
     def changed_targets(self) -> set[str] | None:
-        """Targets with a changed input or output; None when something every target may depend on changed."""
+        """Targets with a changed input or output; None when something every target may depend on
+        changed, or the snapshot is not what write() makes (then nothing is left out)."""
+        entries, records = len(self.data["entries"]), self.data["records"]
         owners: dict[int, list[str]] = {}
-        for task, (_, files) in self.data["targets"].items():
-            for i in files:
-                owners.setdefault(i, []).append(task)
-        plan = set(self.data["plan"])
+        try:
+            for task, (digest, files) in self.data["targets"].items():
+                if not isinstance(digest, str) or not isinstance(records.get(task, ""), str):
+                    return None
+                for i in files:
+                    if not isinstance(i, int) or not 0 <= i < entries:
+                        return None
+                    owners.setdefault(i, []).append(task)
+            plan = set(self.data["plan"])
+        except (TypeError, ValueError, AttributeError):
+            return None
         found: set[str] = set()
         for i in self.changed:
             if i in owners:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-
 from dataclasses import replace
 
 from ksbuild.errors import ConfigError, Problems
@@ -14,8 +13,8 @@ from ksbuild.loader.context import LoaderContext
 from ksbuild.loader.globs import GLOB_CHARS, glob_regex, reaches
 from ksbuild.loader.implicit import action_only_inputs, go_package_files, kustomized_files
 from ksbuild.loader.order import report_cycle, topological_order
-from ksbuild.loader.replan import NotReusable, Reuse, WatchLog, reusable
 from ksbuild.loader.outputs import OutputClaims
+from ksbuild.loader.replan import NotReusable, Reuse, WatchLog, reusable
 from ksbuild.loader.workspace import load_workspace
 from ksbuild.model import (BuildGraph, Label, PlanMemo, Target, TargetPlan, Workspace, action_parts, digest_of,
                            dir_manifest)
@@ -61,14 +60,10 @@ def _plan_workspace(workspace: Workspace, sources: dict[str, tuple], reuse: Reus
     planner.problems.raise_if_any()
     from ksbuild.versioning.plan import plan_versioning
 
-    watched = set(graph.watched) | (reuse.watched() if reuse else set())
-    by_component = {name: tuple(sorted(paths)) for name, paths in planner.watched.by_component.items()}
-    if reuse:
-        by_component.update({name: reuse.previous.memo.watched_by.get(name, ()) for name in reuse.clean})
-    claims = {**(reuse.previous.memo.claims if reuse else {}), **planner.claims}
-    memo = PlanMemo(sources=sources, claims={label.task: claims[label.task] for label in planner.targets if label.task in claims},
-                    watched_by=by_component)
-    graph = replace(graph, watched=tuple(sorted(watched | set(planner.watched))), memo=memo)
+    memo = reuse.memo(sources, planner.claims, planner.watched.by_component) if reuse else \
+        PlanMemo(sources, dict(planner.claims), {c: tuple(sorted(p)) for c, p in planner.watched.by_component.items()})
+    watched = set(planner.watched).union(*memo.watched_by.values())
+    graph = replace(graph, watched=tuple(sorted(watched)), memo=memo)
     return plan_versioning(graph, artifacts, references, planner)
 
 

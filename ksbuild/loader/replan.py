@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ksbuild.loader.buildfile import build_file_path
-from ksbuild.model import BuildGraph, Label, TargetPlan, Workspace
+from ksbuild.model import BuildGraph, Label, PlanMemo, TargetPlan, Workspace
 from ksbuild.rules import RULES
 from ksbuild.rules.gofetch import FETCH_TARGET
 
@@ -65,8 +65,16 @@ class Reuse:
         if any(old.get(task) != paths for task, paths in claims.items()):
             raise NotReusable("a re-planned target's outputs changed")
 
-    def watched(self) -> set[str]:
-        return {path for name in self.clean for path in self.previous.memo.watched_by.get(name, ())}
+    def memo(self, sources: dict[str, tuple], claims: dict[str, tuple], watched_by: dict[str, set[str]]) -> PlanMemo:
+        """The new graph's memo: the kept components' as they were, with what was planned again."""
+        old = self.previous.memo
+        labels = [t.label.task for found in sources.values() for t in found[0]]
+        merged = {**old.claims, **claims}
+        components = set(old.watched_by) | set(watched_by)
+        return PlanMemo(sources, {task: merged[task] for task in labels if task in merged},
+                        {name: tuple(sorted(set(watched_by.get(name, ())) |
+                                            set(old.watched_by.get(name, ()) if name in self.clean else ())))
+                         for name in components})
 
 
 def reusable(workspace: Workspace, previous: BuildGraph | None, changed: set[str]) -> Reuse | None:
