@@ -7,7 +7,8 @@ sandbox); then where a no-op's time goes and where one executed action's time go
 
 `ksbuild` answers a no-op from the last run's snapshot (ksbuild.fastpath) without importing doit; an
 edit re-plans the component it touches (loader.replan) and hands doit only the targets it may have
-changed. Peak memory is the maximum resident set size (from wait4).
+changed. Peak memory is the maximum resident set size (from wait4) of the run whose time is shown.
+Every run may cache bytecode (PYTHONDONTWRITEBYTECODE is dropped), as a user's Python does.
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def makefile(ks: Path, plain: Path) -> None:
 
 def timed(command: list[str], cwd: Path, env=None) -> tuple[float, int]:
     """(seconds, peak RSS in KiB)."""
+    env = {k: v for k, v in (env or os.environ).items() if k != "PYTHONDONTWRITEBYTECODE"}
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -64,15 +66,16 @@ class Table:
         self.rows.setdefault(row, {}).setdefault(column, []).append(sample)
 
     def print(self, size: int) -> None:
-        print(f"\nN = {size:,}            {'ksbuild':>22} {'plain doit':>12} {'make':>10}   ksbuild / plain doit")
+        print(f"\nN = {size:,}            {'ksbuild':>22} {'plain doit':>22} {'make':>10}   ksbuild / plain doit")
         noop = min(s for s, _ in self.rows["no-op"]["plain doit"])
         for row, columns in self.rows.items():
             best = {column: min(s for s, _ in samples) for column, samples in columns.items()}
-            rss = max(m for _, m in columns["ksbuild"]) / 1024
-            cells = "".join(f"{_ms(best[c]) if c in best else '—':>12}" for c in ("plain doit", "make"))
+            rss = {column: min(samples)[1] / 1024 for column, samples in columns.items()}  # of the best run
+            plain = f"{_ms(best['plain doit'])} {rss['plain doit']:5.0f} MiB" if "plain doit" in best else "—"
+            cells = f"{plain:>22}{_ms(best['make']) if 'make' in best else '—':>12}"
             base = best.get("plain doit", noop)
             against = "" if "plain doit" in best else " (its no-op)"
-            print(f"  {row:30} {_ms(best['ksbuild']):>10} {rss:5.0f} MiB{cells}   "
+            print(f"  {row:30} {_ms(best['ksbuild']):>10} {rss['ksbuild']:5.0f} MiB{cells}   "
                   f"{best['ksbuild'] / base:5.2f}x{against}")
 
 
@@ -154,6 +157,7 @@ print(f"import {1000 * (imported - started):.1f} ms, read the snapshot {1000 * (
 
 def _noop_phases(ks: Path, env: dict) -> None:
     floor = min(timed([sys.executable, "-c", "pass"], ks)[0] for _ in range(5))
+    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
     out = subprocess.run([sys.executable, "-c", NOOP_PHASES], cwd=ks, env=env, capture_output=True, text=True)
     print(f"  no-op by phase: python starting {floor * 1000:.0f} ms, {out.stdout.strip() or out.stderr[-300:]}")
 
@@ -167,7 +171,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="ksbuild-bench-speed-"))
     floor = min(timed([sys.executable, "-c", "pass"], base)[0] for _ in range(options.repeat))
     print(f"python3 -c pass: {floor * 1000:.0f} ms; {COMPONENTS} components, 2 inputs per target; best of "
-          f"{options.repeat}; peak RSS of ksbuild's runs")
+          f"{options.repeat}; peak RSS of the run shown")
     try:
         for size in (int(n) for n in options.targets.split(",")):
             measure(size, base, options.repeat, not options.no_cold).print(size)

@@ -60,13 +60,27 @@ def write_json(path: str, data, lines: bool = False) -> None:
     write_atomically(path, text.encode())
 
 
+_READ: dict[str, tuple[tuple, dict]] = {}  # path -> (stat signature, entries): a run reads each file once
+
+
 def _read(path: str, entry_ok) -> dict:
     """A state file whose every entry passes `entry_ok(value)`; one that does not is corrupt: moved
-    aside with a warning (files.set_aside), and read as empty."""
+    aside with a warning (files.set_aside), and read as empty. Read again only when it changed (the
+    tasks and the run's end both ask; what they change they write back, changing it)."""
+    try:
+        found = os.stat(path)
+        signature = (found.st_mtime_ns, found.st_size, found.st_ino)
+    except OSError:
+        signature = None
+    cached = _READ.get(path)
+    if signature is not None and cached is not None and cached[0] == signature:
+        return cached[1]
     data = read_json(path)
     if data and not all(isinstance(key, str) and entry_ok(value) for key, value in data.items()):
         set_aside(path, "entries of the wrong shape")
         return {}
+    if signature is not None:
+        _READ[path] = (signature, data)
     return data
 
 
