@@ -7,7 +7,7 @@ sandbox); then where a no-op's time goes and where one executed action's time go
 
 `ksbuild` answers a no-op from the last run's snapshot (ksbuild.fastpath) without importing doit; an
 edit re-plans the component it touches (loader.replan) and hands doit only the targets it may have
-changed. Peak memory is the maximum resident set size (from wait4) of the run whose time is shown.
+changed. Peak memory is the maximum resident set size (GNU time's) of the run whose time is shown.
 Every run may cache bytecode (PYTHONDONTWRITEBYTECODE is dropped), as a user's Python does.
 """
 from __future__ import annotations
@@ -47,15 +47,17 @@ def makefile(ks: Path, plain: Path) -> None:
 
 
 def timed(command: list[str], cwd: Path, env=None) -> tuple[float, int]:
-    """(seconds, peak RSS in KiB)."""
+    """(seconds, peak RSS in KiB). GNU time starts the command: a child forked from this large process
+    would count this process's memory as its own until it execs (Linux keeps the old image's peak)."""
     env = {k: v for k, v in (env or os.environ).items() if k != "PYTHONDONTWRITEBYTECODE"}
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed in {cwd}: {process.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss
+    with tempfile.NamedTemporaryFile("r") as peak:
+        started = time.perf_counter()
+        process = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", peak.name, *command], cwd=cwd, env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        seconds = time.perf_counter() - started
+        if process.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed in {cwd}: {process.stderr.decode()[-2000:]}")
+        return seconds, int(peak.read().split()[-1])
 
 
 class Table:

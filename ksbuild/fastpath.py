@@ -21,7 +21,8 @@ import sys
 import time
 
 SNAPSHOT = os.path.join(".ksbuild", "noop.snapshot")
-FORMAT = 2
+TARGETS = os.path.join(".ksbuild", "noop.targets")  # per target: read only when the snapshot does not answer
+FORMAT = 3
 TRUSTED_AGE_NS = 2_000_000_000
 PLAN_ENV_PREFIXES = ("KSBUILD_", "GO", "DOCKER_", "CONTAINERS_")
 PLAN_ENV = ("PATH", "HOME", "XDG_CACHE_HOME", "NO_COLOR", "GITHUB_ACTIONS")
@@ -99,12 +100,15 @@ def write(root: str, cwd: str, argv: list[str], paths: Paths, records: list[dict
     if carried:
         previous, kept = carried
         for task in kept:
-            digest, files = previous.data["targets"][task]
+            digest, files = previous.targets[task]
             targets[task] = [digest, [add("", previous.data["entries"][i]) for i in files]]
-            if task in previous.data["records"]:
-                rendered[task] = previous.data["records"][task]
-    data = {"key": _key(root, cwd, argv), "entries": entries, "run": everywhere, "plan": plan, "targets": targets,
-            "records": rendered, "versions": versions}
+            if task in previous.records:
+                rendered[task] = previous.records[task]
+    generation = os.urandom(8).hex()  # the two files belong together
+    write_atomically(os.path.join(root, TARGETS), marshal.dumps({"generation": generation, "targets": targets,
+                                                                "records": rendered}))
+    data = {"key": _key(root, cwd, argv), "entries": entries, "run": everywhere, "plan": plan, "count": len(rendered),
+            "body": ",\n  ".join(rendered.values()), "versions": versions, "generation": generation}
     write_atomically(os.path.join(root, SNAPSHOT), marshal.dumps(data))
 
 
@@ -124,16 +128,22 @@ class Previous:
     """The last snapshot of this command line, when the run is not a no-op: which targets it proves
     unchanged (ksbuild.cli.tasks leaves them out of doit's work)."""
 
-    def __init__(self, data: dict, changed: set[int]):
+    def __init__(self, data: dict, changed: set[int], root: str):
         self.data, self.changed = data, changed
+        detail = _load(root, TARGETS) or {}
+        same = detail.get("generation") == data.get("generation")
+        self.targets = detail.get("targets") if same and isinstance(detail.get("targets"), dict) else None
+        self.records = detail.get("records") if same and isinstance(detail.get("records"), dict) else None
 
     def changed_targets(self) -> set[str] | None:
         """Targets with a changed input or output; None when something every target may depend on
         changed, or the snapshot is not what write() makes (then nothing is left out)."""
-        entries, records = len(self.data["entries"]), self.data["records"]
+        if self.targets is None or self.records is None:
+            return None
+        entries, records = len(self.data["entries"]), self.records
         owners: dict[int, list[str]] = {}
         try:
-            for task, (digest, files) in self.data["targets"].items():
+            for task, (digest, files) in self.targets.items():
                 if not isinstance(digest, str) or not isinstance(records.get(task, ""), str):
                     return None
                 for i in files:
@@ -152,15 +162,16 @@ class Previous:
         return found
 
     def plan_digest(self, task: str) -> str | None:
-        entry = self.data["targets"].get(task)
+        entry = self.targets.get(task)
         return entry[0] if entry else None
 
 
 def forget(root: str) -> None:
-    try:
-        os.unlink(os.path.join(root, SNAPSHOT))
-    except OSError:
-        pass
+    for name in (SNAPSHOT, TARGETS):
+        try:
+            os.unlink(os.path.join(root, name))
+        except OSError:
+            pass
 
 
 previous: Previous | None = None  # set by answer() when the snapshot matched this command but something changed
@@ -180,13 +191,13 @@ def answer(root: str, cwd: str, argv: list[str], started: float) -> bool:
                    if _signature(full) != signature or (digest is not None and _digest(full) != digest)}
         if data.get("versions") and not _versions_unchanged(*data["versions"]):
             return _not_taken("the git state versions come from changed")
-        if not isinstance(data["records"], dict) or not isinstance(data["targets"], dict):
+        if not isinstance(data["count"], int) or not isinstance(data["body"], str):
             return _not_taken("the snapshot is not ksbuild's")
     except (KeyError, TypeError, ValueError):  # not what write() makes: the normal path decides
         return _not_taken("the snapshot is not ksbuild's")
     if changed:
         if _names_no_targets(argv):
-            previous = Previous(data, changed)
+            previous = Previous(data, changed, root)
         return _not_taken(f"{data['entries'][min(changed)][0]} changed" + (f" (and {len(changed) - 1} more)"
                                                                            if len(changed) > 1 else ""))
     _report(root, data, started)
@@ -212,13 +223,13 @@ def _not_taken(why: str) -> bool:
     return False
 
 
-def _load(root: str) -> dict | None:
+def _load(root: str, name: str = SNAPSHOT) -> dict | None:
     try:
-        with open(os.path.join(root, SNAPSHOT), "rb") as handle:
+        with open(os.path.join(root, name), "rb") as handle:
             data = marshal.loads(handle.read())
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("entries"), list) else None
+    return data if isinstance(data, dict) and (name != SNAPSHOT or isinstance(data.get("entries"), list)) else None
 
 
 def _versions_unchanged(components, fingerprint) -> bool:
@@ -235,14 +246,14 @@ def _report(root: str, data: dict, started: float) -> None:
     written), and the summary line."""
     from ksbuild.console import GREEN, paint, write_run_record
 
-    count = len(data["records"])
+    count = data["count"]
     seconds = round(time.monotonic() - started, 3)
     summary = f"ksbuild: {count} tasks: 0 executed, 0 from cache, {count} up to date, 0 failed in {seconds:.1f} s"
     head = {"command": sys.argv[1:], "seconds": seconds, "summary": summary, "fast_path": True,
             "counts": {"executed": 0, "cache-hit": 0, "up-to-date": count, "failed": 0}}
     try:
         write_run_record(os.path.join(root, ".ksbuild", "last-run.json"), head,
-                         body=",\n  ".join(data["records"].values()))
+                         body=data["body"])
     except OSError:  # the record is a courtesy (a full disk): the answer stands
         pass
     sys.stdout.write(paint(summary, GREEN) + "\n")

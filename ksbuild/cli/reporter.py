@@ -173,7 +173,7 @@ def _kept_records(kept: set[str]) -> dict[str, str]:
         return {}
     from ksbuild import fastpath
 
-    records = fastpath.previous.data["records"]
+    records = fastpath.previous.records
     return {task: records[task] for task in sorted(kept) if task in records}
 
 

@@ -3,6 +3,7 @@ changed, and after every kind of change it is not taken and the run does what th
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
 import sys
@@ -139,3 +140,9 @@ def test_another_command_line_or_a_touched_file_takes_the_normal_path(ws):
              "'entries': [('x',)], 'tasks': 'many', 'noop': 1}))")  # the right key, and nonsense
     subprocess.run([sys.executable, "-c", forge], cwd=ws.root, env=ws.run_env(), check=True)
     assert run(ws) == (False, set())
+    assert run(ws) == (True, set())
+    # the per-target half replaced by another run's (or by nonsense): nothing is left out, and the run is right
+    (ws.root / ".ksbuild/noop.targets").write_bytes(marshal.dumps({"generation": "x", "targets": {"a": 1}}))
+    ws.write("components/lib/greeting.txt.in", "changed again\n")
+    assert run(ws) == (False, {"lib:upper", "lib:twice", "lib:greeted", "app:banner"})
+    assert len(json.loads(ws.read(".ksbuild/last-run.json"))["tasks"]) == len(EVERY_TARGET)
