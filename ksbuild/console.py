@@ -13,12 +13,14 @@ def paint(text: str, colour: str) -> str:
     return f"\033[{colour}m{text}\033[0m" if COLOUR else text
 
 
-def write_run_record(path: str, head: dict, tasks: list[dict] | None = None, body: str = "") -> None:
+def write_run_record(path: str, head: dict | str, tasks: list[dict] | None = None, body: str = "") -> None:
     """`.ksbuild/last-run.json`: JSON with one task per line, readable, written by json's fast encoder
-    (`body`: the task lines already rendered, as the no-op fast path keeps them)."""
-    import json
-
+    (`head` and `body` may come rendered already, as the no-op fast path keeps them)."""
     from ksbuild.files import write_atomically
 
-    body = body or ",\n  ".join(json.dumps(task) for task in tasks or ())
-    write_atomically(path, (json.dumps(head)[:-1] + ',\n "tasks": [\n  ' + body + "\n ]\n}\n").encode())
+    if not isinstance(head, str) or not body:
+        import json
+
+        head = head if isinstance(head, str) else json.dumps(head)
+        body = body or ",\n  ".join(json.dumps(task) for task in tasks or ())
+    write_atomically(path, (head[:-1] + ',\n "tasks": [\n  ' + body + "\n ]\n}\n").encode())

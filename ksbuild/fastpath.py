@@ -22,7 +22,7 @@ import time
 
 SNAPSHOT = os.path.join(".ksbuild", "noop.snapshot")
 TARGETS = os.path.join(".ksbuild", "noop.targets")  # per target: read only when the snapshot does not answer
-FORMAT = 3
+FORMAT = 4
 TRUSTED_AGE_NS = 2_000_000_000
 PLAN_ENV_PREFIXES = ("KSBUILD_", "GO", "DOCKER_", "CONTAINERS_")
 PLAN_ENV = ("PATH", "HOME", "XDG_CACHE_HOME", "NO_COLOR", "GITHUB_ACTIONS")
@@ -108,7 +108,8 @@ def write(root: str, cwd: str, argv: list[str], paths: Paths, records: list[dict
     write_atomically(os.path.join(root, TARGETS), marshal.dumps({"generation": generation, "targets": targets,
                                                                 "records": rendered}))
     data = {"key": _key(root, cwd, argv), "entries": entries, "run": everywhere, "plan": plan, "count": len(rendered),
-            "body": ",\n  ".join(rendered.values()), "versions": versions, "generation": generation}
+            "body": ",\n  ".join(rendered.values()), "versions": versions, "generation": generation,
+            "command": json.dumps(list(argv))}
     write_atomically(os.path.join(root, SNAPSHOT), marshal.dumps(data))
 
 
@@ -191,7 +192,8 @@ def answer(root: str, cwd: str, argv: list[str], started: float) -> bool:
                    if _signature(full) != signature or (digest is not None and _digest(full) != digest)}
         if data.get("versions") and not _versions_unchanged(*data["versions"]):
             return _not_taken("the git state versions come from changed")
-        if not isinstance(data["count"], int) or not isinstance(data["body"], str):
+        if not isinstance(data["count"], int) or not isinstance(data["body"], str) \
+                or not isinstance(data["command"], str):
             return _not_taken("the snapshot is not ksbuild's")
     except (KeyError, TypeError, ValueError):  # not what write() makes: the normal path decides
         return _not_taken("the snapshot is not ksbuild's")
@@ -201,7 +203,27 @@ def answer(root: str, cwd: str, argv: list[str], started: float) -> bool:
         return _not_taken(f"{data['entries'][min(changed)][0]} changed" + (f" (and {len(changed) - 1} more)"
                                                                            if len(changed) > 1 else ""))
     _report(root, data, started)
+    _settle(root, data)
     return True
+
+
+def _settle(root: str, data: dict) -> None:
+    """Entries whose content was compared because they were written just before the snapshot, and
+    are now older than TRUSTED_AGE: their content was just found unchanged, and any change from now on
+    moves their timestamp, so the next no-op trusts their signature alone (git's racy-clean rule)."""
+    trusted = time.time_ns() - TRUSTED_AGE_NS
+    settled = [i for i, (_, signature, digest) in enumerate(data["entries"])
+               if digest is not None and signature is not None and signature[0] < trusted]
+    if not settled:
+        return
+    for i in settled:
+        data["entries"][i] = (data["entries"][i][0], data["entries"][i][1], None)
+    from ksbuild.files import write_atomically
+
+    try:
+        write_atomically(os.path.join(root, SNAPSHOT), marshal.dumps(data))
+    except OSError:  # a courtesy, as the run record is
+        pass
 
 
 def _names_no_targets(argv: list[str]) -> bool:
@@ -249,11 +271,10 @@ def _report(root: str, data: dict, started: float) -> None:
     count = data["count"]
     seconds = round(time.monotonic() - started, 3)
     summary = f"ksbuild: {count} tasks: 0 executed, 0 from cache, {count} up to date, 0 failed in {seconds:.1f} s"
-    head = {"command": sys.argv[1:], "seconds": seconds, "summary": summary, "fast_path": True,
-            "counts": {"executed": 0, "cache-hit": 0, "up-to-date": count, "failed": 0}}
+    head = (f'{{"command": {data["command"]}, "seconds": {seconds}, "summary": "{summary}", "fast_path": true, '
+            f'"counts": {{"executed": 0, "cache-hit": 0, "up-to-date": {count}, "failed": 0}}}}')  # JSON, no json import
     try:
-        write_run_record(os.path.join(root, ".ksbuild", "last-run.json"), head,
-                         body=data["body"])
+        write_run_record(os.path.join(root, ".ksbuild", "last-run.json"), head, body=data["body"])
     except OSError:  # the record is a courtesy (a full disk): the answer stands
         pass
     sys.stdout.write(paint(summary, GREEN) + "\n")

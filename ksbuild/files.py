@@ -7,7 +7,6 @@ on as if it were missing. A write that finds the disk full names the disk.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import sys
 
@@ -77,6 +76,8 @@ def _size(count: int) -> str:
 def read_json(path: str) -> dict:
     """The JSON object in `path`, or {} when it is missing or unreadable (state can be rebuilt); a file
     holding anything but a JSON object is moved aside (see set_aside)."""
+    import json  # not on the no-op fast path, which writes through this module
+
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)

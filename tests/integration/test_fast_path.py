@@ -127,6 +127,17 @@ def test_the_fast_path_answers_only_when_nothing_changed(ws):
     assert ws.read(".ksbuild/out/app/deploy.yaml").startswith("image: ghcr.io/example/app:1.0.1-dev.0.g")
 
 
+def test_parallel_workers_get_only_what_may_have_changed(ws):
+    assert run(ws, "-n", "2") == (False, EVERY_TARGET)
+    assert run(ws, "-n", "2") == (True, set())
+    ws.write("components/app/notes/b.md", "b\n")
+    assert run(ws, "-n", "2") == (False, {"app:notes"})
+    record = json.loads(ws.read(".ksbuild/last-run.json"))
+    assert sorted(t["task"] for t in record["tasks"]) == sorted(EVERY_TARGET)
+    assert record["counts"] == {"executed": 1, "cache-hit": 0, "up-to-date": 5, "failed": 0}
+    assert run(ws, "-n", "2") == (True, set())
+
+
 def test_another_command_line_or_a_touched_file_takes_the_normal_path(ws):
     run(ws)
     assert run(ws, "lib:upper") == (False, set())  # its own snapshot, written now

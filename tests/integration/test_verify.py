@@ -142,6 +142,15 @@ def test_a_dirty_tree_is_verified_as_committed_or_as_it_is(clone):
     assert "shortName=bpol" in types.read_text() and generated.read_text().endswith("# an edit\n")
 
 
+def test_an_ignored_file_the_planner_saw_checks_the_whole_commit(clone):
+    (clone.root / ".git/info/exclude").write_text("scratch.go\n")  # ignored: not in `git status`
+    clone.write(f"{KS}/api/control/v1alpha1/scratch.go", "package v1alpha1\n")  # yet the working tree plans it
+    result = verify(clone)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "planned as the working tree is" not in result.stdout
+    assert "every derived file is what the build produces" in result.stdout
+
+
 def test_configuration_and_usage_errors_exit_2(clone, tmp_path):
     workspace_yaml = clone.root / "workspace.yaml"
     good = workspace_yaml.read_text()
