@@ -15,6 +15,7 @@ tick, so its content digest is recorded as well and compared (git's racy-clean r
 """
 from __future__ import annotations
 
+import gc
 import marshal
 import os
 import sys
@@ -58,6 +59,13 @@ def _signature(path: str):
     return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
+def _entry(full: str, now: int) -> tuple:
+    """(path, stat signature, content digest when written within TRUSTED_AGE of `now`, else None)."""
+    signature = _signature(full)
+    racy = signature is not None and signature[0] >= now - TRUSTED_AGE_NS
+    return full, signature, _digest(full) if racy else None
+
+
 def _digest(path: str) -> str | None:
     import hashlib  # only for a file written just before its snapshot
 
@@ -85,12 +93,8 @@ def write(root: str, cwd: str, argv: list[str], paths: Paths, records: list[dict
     def add(path: str, recorded: tuple | None = None) -> int:  # recorded: an entry kept from the last snapshot
         full = recorded[0] if recorded else os.path.join(root, path)
         if full not in index:
-            if recorded is None:
-                signature = _signature(full)
-                racy = signature is not None and signature[0] >= now - TRUSTED_AGE_NS
-                recorded = (full, signature, _digest(full) if racy else None)
             index[full] = len(entries)
-            entries.append(recorded)
+            entries.append(recorded or _entry(full, now))
         return index[full]
 
     everywhere = [add(path) for path in sorted(set(paths.run))]
@@ -130,7 +134,8 @@ class Previous:
     unchanged (ksbuild.cli.tasks leaves them out of doit's work)."""
 
     def __init__(self, data: dict, changed: set[int], root: str):
-        self.data, self.changed = data, changed
+        self.data, self.changed, self.root = data, changed, root
+        self.graph = None  # the workspace's graph, once answer_replanned has planned it
         detail = _load(root, TARGETS) or {}
         same = detail.get("generation") == data.get("generation")
         self.targets = detail.get("targets") if same and isinstance(detail.get("targets"), dict) else None
@@ -226,6 +231,39 @@ def _settle(root: str, data: dict) -> None:
         pass
 
 
+def answer_replanned(root: str, started: float) -> bool:
+    """When only BUILD files, or what plans were made from, changed since the snapshot, and planning
+    again (loader.replan, without doit) gives every target the plan it recorded: nothing can have to
+    run. Answer as a no-op, and record the new signatures of what changed. Otherwise False."""
+    if previous is None or previous.changed_targets() != set():
+        return False
+    from ksbuild.errors import ConfigError
+    from ksbuild.loader.plancache import load_graph_cached
+
+    try:
+        graph = previous.graph = load_graph_cached(root)  # the normal path goes on with it (cli.tasks.graph_for)
+    except ConfigError:
+        return False  # the normal path reports it
+    data = previous.data
+    entries = data["entries"]
+    run = {entries[i][0] for i in data["run"]}
+    if {os.path.join(root, p) for p in graph.watched} - run != {entries[i][0] for i in data["plan"]} \
+            or set(graph.plans) != set(previous.targets) \
+            or any(previous.plan_digest(task) != plan.digest for task, plan in graph.plans.items()):
+        return _not_taken("a plan changed")
+    now = time.time_ns()
+    for i in previous.changed:
+        entries[i] = _entry(entries[i][0], now)
+    _report(root, data, started)
+    from ksbuild.files import write_atomically
+
+    try:
+        write_atomically(os.path.join(root, SNAPSHOT), marshal.dumps(data))
+    except OSError:
+        forget(root)  # the next run takes the normal path
+    return True
+
+
 def _names_no_targets(argv: list[str]) -> bool:
     """The command builds the default targets (`ksbuild`, `doit -n 2`): what may be left out is known."""
     from ksbuild.cli.commandline import VALUED_OPTIONS
@@ -248,9 +286,19 @@ def _not_taken(why: str) -> bool:
 def _load(root: str, name: str = SNAPSHOT) -> dict | None:
     try:
         with open(os.path.join(root, name), "rb") as handle:
-            data = marshal.loads(handle.read())
-    except (OSError, EOFError, ValueError, TypeError):
+            raw = handle.read()
+    except OSError:
         return None
+    enabled = gc.isenabled()
+    gc.disable()  # the snapshot's objects are none of them garbage: no collector passes over them
+    try:
+        data = marshal.loads(raw)
+    except (EOFError, ValueError, TypeError):
+        return None
+    finally:
+        gc.freeze()  # and never after: they live until the process ends
+        if enabled:
+            gc.enable()
     return data if isinstance(data, dict) and (name != SNAPSHOT or isinstance(data.get("entries"), list)) else None
 
 

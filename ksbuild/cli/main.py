@@ -82,7 +82,7 @@ def _answered_from_snapshot(cwd: str, args: list[str]) -> bool:
         return False
     from ksbuild import fastpath
 
-    return fastpath.answer(root, cwd, args, STARTED)
+    return fastpath.answer(root, cwd, args, STARTED) or fastpath.answer_replanned(root, STARTED)
 
 
 def fast_path_for_doit() -> None:

@@ -32,7 +32,10 @@ def run_target(*args):
 def graph_for(root: str) -> BuildGraph:
     """The workspace's planned graph, loaded once per process."""
     if root not in _GRAPHS:
-        _GRAPHS[root] = load_graph_cached(root)
+        from ksbuild import fastpath
+
+        planned = fastpath.previous.graph if fastpath.previous and fastpath.previous.root == root else None
+        _GRAPHS[root] = planned or load_graph_cached(root)  # planned already when the fast path tried
     return _GRAPHS[root]
 
 

@@ -122,6 +122,12 @@ def test_the_fast_path_answers_only_when_nothing_changed(ws):
         assert sorted(t["task"] for t in record["tasks"]) == sorted(EVERY_TARGET), name
         assert record["summary"].startswith(f"ksbuild: {len(EVERY_TARGET)} tasks: "), record["summary"]
         assert run(ws) == (True, set()), f"{name}: the next no-op is not fast"
+    # a BUILD file that plans as before: answered without doit, then fast again
+    ws.write("components/lib/BUILD.yaml", ws.read("components/lib/BUILD.yaml") + "# a note\n")
+    assert run(ws) == (True, set())
+    assert run(ws) == (True, set())
+    ws.write("components/lib/BUILD.yaml", ws.read("components/lib/BUILD.yaml").replace("# a note\n", ""))
+    assert run(ws) == (True, set())
     assert ws.read("components/lib/greeted.txt") == "hello\n"
     # the tag is the last release; the BUILD.yaml edit is uncommitted: the version says both
     assert ws.read(".ksbuild/out/app/deploy.yaml").startswith("image: ghcr.io/example/app:1.0.1-dev.0.g")
