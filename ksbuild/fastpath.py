@@ -223,12 +223,17 @@ def _settle(root: str, data: dict) -> None:
         return
     for i in settled:
         data["entries"][i] = (data["entries"][i][0], data["entries"][i][1], None)
+    _rewrite(root, data)
+
+
+def _rewrite(root: str, data: dict) -> None:
+    """The snapshot with refreshed entries; if it cannot be written, none (the normal path decides next)."""
     from ksbuild.files import write_atomically
 
     try:
         write_atomically(os.path.join(root, SNAPSHOT), marshal.dumps(data))
-    except OSError:  # a courtesy, as the run record is
-        pass
+    except OSError:
+        forget(root)
 
 
 def answer_replanned(root: str, started: float) -> bool:
@@ -246,8 +251,11 @@ def answer_replanned(root: str, started: float) -> bool:
         return False  # the normal path reports it
     data = previous.data
     entries = data["entries"]
-    run = {entries[i][0] for i in data["run"]}
-    if {os.path.join(root, p) for p in graph.watched} - run != {entries[i][0] for i in data["plan"]} \
+    try:
+        everywhere, planned_from = {entries[i][0] for i in data["run"]}, {entries[i][0] for i in data["plan"]}
+    except (KeyError, IndexError, TypeError):  # not what write() makes
+        return False
+    if {os.path.join(root, p) for p in graph.watched} - everywhere != planned_from \
             or set(graph.plans) != set(previous.targets) \
             or any(previous.plan_digest(task) != plan.digest for task, plan in graph.plans.items()):
         return _not_taken("a plan changed")
@@ -255,12 +263,7 @@ def answer_replanned(root: str, started: float) -> bool:
     for i in previous.changed:
         entries[i] = _entry(entries[i][0], now)
     _report(root, data, started)
-    from ksbuild.files import write_atomically
-
-    try:
-        write_atomically(os.path.join(root, SNAPSHOT), marshal.dumps(data))
-    except OSError:
-        forget(root)  # the next run takes the normal path
+    _rewrite(root, data)
     return True
 
 
