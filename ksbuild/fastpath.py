@@ -143,7 +143,13 @@ class Previous:
 
     def changed_targets(self) -> set[str] | None:
         """Targets with a changed input or output; None when something every target may depend on
-        changed, or the snapshot is not what write() makes (then nothing is left out)."""
+        changed, or the snapshot is not what write() makes (then nothing is left out). Found once:
+        answer_replanned and cli.tasks both ask."""
+        if not hasattr(self, "_changed_targets"):
+            self._changed_targets = self._find_changed_targets()
+        return self._changed_targets
+
+    def _find_changed_targets(self) -> set[str] | None:
         if self.targets is None or self.records is None:
             return None
         entries, records = len(self.data["entries"]), self.records

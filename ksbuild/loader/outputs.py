@@ -1,18 +1,21 @@
 """Claiming declared outputs: each has one producer, stays inside its component (or goes to
 .ksbuild/out/ as a build product), never replaces a file the build is defined by, ksbuild's or git's
 state, never clashes with another output as file against directory, and is never written through a
-symbolic link that leaves the workspace. A mixin of the planner (loader.graph), whose `owner`,
-`below`, `outputs`, `problems`, `root` and `build_files` it uses."""
+symbolic link that leaves the workspace; and, once claimed, who produces a path. A mixin of the
+planner (loader.graph), whose `owner`, `below`, `outputs`, `problems`, `root`, `build_files`,
+`has_owned_dirs`, `_handwritten` and `_manifests` it uses."""
 from __future__ import annotations
 
 import os
 import posixpath
+import re
 import stat
 
 from ksbuild.loader.lockfile import LOCK_FILE
 from ksbuild.loader.globs import GLOB_CHARS
 from ksbuild.loader.workspace import BUILD_FILE, WORKSPACE_FILE
 from ksbuild.model import OUT_PREFIX, Target, out_dir
+from ksbuild.rules import RULES
 from ksbuild.state import STATE_DIR
 
 
@@ -163,3 +166,69 @@ class OutputClaims:
                               "Outputs are written inside the component: give a relative path without '..'.")
             return None
         return target.path(normal) + ("/" if relative.endswith("/") else "")
+
+    # who produces a path ---------------------------------------------------------------------
+    def _split_owned_dirs(self, target: Target, paths: list[str]) -> tuple[list[str], list[str]]:
+        """Files, and directories other targets own: a file inside one stands for the whole
+        directory, whose content is only known once its owner has run."""
+        files, dirs = [], []
+        for path in paths:
+            directory = path.rstrip("/") if path.endswith("/") else self._owned_dir(path)
+            if directory is None or (not path.endswith("/") and self.handwritten(path)):
+                files.append(path)
+            elif directory not in dirs:
+                dirs.append(directory)
+        return files, dirs
+
+    def _owned_dir(self, path: str) -> str | None:
+        """The directory some target owns that holds `path`, if any."""
+        if not self.has_owned_dirs:
+            return None
+        directory = posixpath.dirname(path)
+        while directory:
+            if directory + "/" in self.owner:
+                return directory
+            directory = posixpath.dirname(directory)
+        return None
+
+    def producer(self, path: str) -> Target | None:
+        """The target that writes `path`: as a declared file, or inside a directory it owns (unless
+        the file is a hand-written source there)."""
+        owner = self.owner.get(path)
+        if owner:
+            return owner[0]
+        directory = self._owned_dir(path)
+        if directory is None or self.handwritten(path):
+            return None
+        return self.owner[directory + "/"][0]
+
+    def will_exist(self, path: str) -> bool:
+        """Some target will produce `path`: a file, or (ending in '/') a directory it owns or writes into."""
+        if path.endswith("/"):
+            return any(p.startswith(path) for p in self.owner)
+        return self.producer(path) is not None
+
+    def _made_by(self, target: Target, path: str) -> bool:
+        """`path` is a file `target` generates into a directory it owns: not an input of its own."""
+        directory = None if path.endswith("/") else self._owned_dir(path)
+        return directory is not None and self.owner[directory + "/"][0].label == target.label \
+            and not self.handwritten(path)
+
+    def handwritten(self, path: str) -> bool:
+        """A file in an owned directory that its generator did not make: it is on disk, the directory's
+        manifest does not list it, and it lacks the generator's marker. It is a source like any other
+        (a kustomization beside the CRDs), and the generator's commits leave it alone."""
+        if path not in self._handwritten:
+            directory = self._owned_dir(path)
+            found = False
+            if directory is not None and os.path.isfile(os.path.join(self.root, path)):
+                from ksbuild.exec.commit import carries_marker, manifest_files
+
+                owner = self.owner[directory + "/"][0]
+                marker = RULES[owner.rule].owned_marker
+                if directory not in self._manifests:
+                    self._manifests[directory] = set(manifest_files(self.root, directory))
+                found = path[len(directory) + 1:] not in self._manifests[directory] and not (
+                    marker and carries_marker(os.path.join(self.root, path), re.compile(marker.encode(), re.M)))
+            self._handwritten[path] = found
+        return self._handwritten[path]
