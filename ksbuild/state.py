@@ -60,6 +60,48 @@ def write_json(path: str, data, lines: bool = False) -> None:
     write_atomically(path, text.encode())
 
 
+def update_json_lines(path: str, updates: dict, entry_ok) -> None:
+    """Set `updates`' entries in a file write_json(lines=True) wrote, leaving its other lines as
+    they are, neither decoded nor encoded again (at 5,000 targets that was most of the end of a
+    run that built one). A file of another shape is read (checked) and written whole."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        text = "{\n\n}\n"
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    lines = _entry_lines(text)
+    if lines is None:
+        known = _read(path, entry_ok)
+        known.update(updates)
+        write_json(path, known, lines=True)
+        return
+    pending = dict(updates)
+    kept = [f"{json.dumps(key)}: {json.dumps(pending.pop(key))}" if key in pending else line for key, line in lines]
+    kept += [f"{json.dumps(key)}: {json.dumps(value)}" for key, value in pending.items()]
+    write_atomically(path, ("{\n" + ",\n".join(kept) + "\n}\n").encode())
+
+
+def _entry_lines(text: str) -> list[tuple[str, str]] | None:
+    """(key, line) of each entry of write_json's lines format; None for anything else."""
+    if not (text.startswith("{\n") and text.endswith("\n}\n")):
+        return None
+    body = text[2:-3]
+    if not body:
+        return []
+    decoder, lines = json.JSONDecoder(), []
+    for line in body.split(",\n"):  # json.dumps never writes a raw newline
+        try:
+            key, end = decoder.raw_decode(line)
+        except ValueError:
+            return None
+        if not isinstance(key, str) or not line.startswith(": ", end):
+            return None
+        lines.append((key, line))
+    return lines
+
+
 _READ: dict[str, tuple[tuple, dict]] = {}  # path -> (stat signature, entries): a run reads each file once
 
 
@@ -93,48 +135,71 @@ def _signature(value) -> bool:
                                                                for v in value[:2]) and isinstance(value[2], str))
 
 
+def _plan_ok(plan) -> bool:
+    return isinstance(plan, str)
+
+
+def _parts_ok(entry) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("parts"), dict) and _strings(entry.get("inputs"))
+
+
+def _dirs_ok(dirs) -> bool:
+    return isinstance(dirs, dict) and all(isinstance(d, str) and _strings(files) for d, files in dirs.items())
+
+
+def _outputs_ok(outputs) -> bool:
+    return isinstance(outputs, dict) and all(isinstance(path, str) and _signature(sig) for path, sig in outputs.items())
+
+
 def previous_plans(root: str) -> dict[str, str]:
-    return _read(os.path.join(root, PLANS_FILE), lambda plan: isinstance(plan, str))
+    return _read(os.path.join(root, PLANS_FILE), _plan_ok)
 
 
 def previous_parts(root: str) -> dict[str, dict]:
-    return _read(os.path.join(root, PARTS_FILE), lambda entry: isinstance(entry, dict)
-                 and isinstance(entry.get("parts"), dict) and _strings(entry.get("inputs")))
+    return _read(os.path.join(root, PARTS_FILE), _parts_ok)
 
 
 def record_success(root: str, succeeded: dict[str, dict]) -> None:
     """`succeeded`: task -> {"plan": digest, "parts": {...}, "inputs": [...]}."""
     if not succeeded:
         return
-    plans, parts = previous_plans(root), previous_parts(root)
-    for task, plan in succeeded.items():
-        plans[task] = plan["plan"]
-        parts[task] = {"parts": plan["parts"], "inputs": plan["inputs"]}
-    write_json(os.path.join(root, PLANS_FILE), plans, lines=True)
-    write_json(os.path.join(root, PARTS_FILE), parts, lines=True)
+    update_json_lines(os.path.join(root, PLANS_FILE), {task: plan["plan"] for task, plan in succeeded.items()},
+                      _plan_ok)
+    update_json_lines(os.path.join(root, PARTS_FILE), {
+        task: {"parts": plan["parts"], "inputs": plan["inputs"]} for task, plan in succeeded.items()}, _parts_ok)
 
 
 def previous_dir_files(root: str) -> dict[str, dict[str, list[str]]]:
     """task -> owned directory -> the files it held after the task last succeeded."""
-    return _read(os.path.join(root, DIR_FILES_FILE), lambda dirs: isinstance(dirs, dict)
-                 and all(isinstance(d, str) and _strings(files) for d, files in dirs.items()))
+    return _read(os.path.join(root, DIR_FILES_FILE), _dirs_ok)
 
 
 def record_dir_files(root: str, produced: dict[str, dict[str, list[str]]]) -> None:
     if produced:
-        known = previous_dir_files(root)
-        known.update(produced)
-        write_json(os.path.join(root, DIR_FILES_FILE), known, lines=True)
+        update_json_lines(os.path.join(root, DIR_FILES_FILE), produced, _dirs_ok)
 
 
 def previous_outputs(root: str) -> dict[str, dict[str, list]]:
     """task -> output path -> [size, mtime_ns, sha256] as its last run committed them."""
-    return _read(os.path.join(root, OUTPUTS_FILE), lambda outputs: isinstance(outputs, dict)
-                 and all(isinstance(path, str) and _signature(sig) for path, sig in outputs.items()))
+    return _read(os.path.join(root, OUTPUTS_FILE), _outputs_ok)
+
+
+_collected: dict[tuple[str, str], dict[str, list]] = {}
+_collector = 0  # the process whose reporter merges the signatures (doit's parallel workers are others)
+
+
+def collect_in_this_process() -> None:
+    """This process's reporter merges what this process's tasks write: kept in memory, not a file
+    per task (a file created on this machine's disk costs as much as a short action)."""
+    global _collector
+    _collector = os.getpid()
 
 
 def write_task_outputs(root: str, task: str, signatures: dict[str, list]) -> None:
     """Written by the executor (in whichever process ran the task); merged at the end of the run."""
+    if os.getpid() == _collector:
+        _collected[root, task] = signatures
+        return
     write_atomically(os.path.join(root, PENDING_OUTPUTS_DIR, task + ".json"), json.dumps(signatures).encode())
 
 
@@ -142,15 +207,16 @@ def record_outputs(root: str, tasks) -> None:
     """Merge the output signatures of the tasks that succeeded in this run into OUTPUTS_FILE."""
     found = {}
     for task in tasks:
+        if (root, task) in _collected:
+            found[task] = _collected.pop((root, task))
+            continue
         path = os.path.join(root, PENDING_OUTPUTS_DIR, task + ".json")
         signatures = read_json(path)
         if signatures or os.path.exists(path):
             found[task] = signatures
             os.unlink(path)
     if found:
-        known = previous_outputs(root)
-        known.update(found)
-        write_json(os.path.join(root, OUTPUTS_FILE), known, lines=True)
+        update_json_lines(os.path.join(root, OUTPUTS_FILE), found, _outputs_ok)
 
 
 def changed_output(root: str, recorded: dict[str, list] | None) -> str:

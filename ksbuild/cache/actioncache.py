@@ -55,6 +55,10 @@ class ActionCache:
                 return "remote"
         return None
 
+    def may_hold(self, key: str) -> bool:
+        """False only when no store can hold `key`: the restore (and its staging directory) is skipped."""
+        return self.remote is not None or self.local.has_entry(key)
+
     def save(self, key: str, action: ActionSpec, exec_root: str) -> None:
         """Store what a successful run produced: blobs first, the entry last."""
         try:

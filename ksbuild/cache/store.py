@@ -108,6 +108,12 @@ class DiskStore:
             self._touch(handle)
         return data
 
+    def has_entry(self, key: str) -> bool:
+        try:
+            return self._lstat("ac", key) is not None
+        except (Untrusted, StoreError):
+            return True  # let the restore say what is wrong
+
     def has_blob(self, digest: str) -> bool:
         try:
             found = self._lstat("cas", digest)
@@ -188,27 +194,32 @@ class DiskStore:
         reached through links: it is the configuration's), each step opened without following a
         link; None when it is not there (and not `create`)."""
         try:
-            if create:
-                os.makedirs(self.directory, exist_ok=True)
             fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
-            return None
+            if not create:
+                return None
+            try:
+                os.makedirs(self.directory, exist_ok=True)
+                fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError as err:
+                raise StoreError(f"cannot open {self.directory}: {err.strerror}") from None
         except OSError as err:
             raise StoreError(f"cannot open {self.directory}: {err.strerror}") from None
         current = self.directory
         try:
             for part in (kind, name[:2]):
                 current = os.path.join(current, part)
-                if create:
-                    try:
-                        os.mkdir(part, 0o755, dir_fd=fd)
-                    except FileExistsError:
-                        pass
                 try:
                     step = os.open(part, _DIRECTORY, dir_fd=fd)
                 except FileNotFoundError:
-                    os.close(fd)
-                    return None
+                    if not create:
+                        os.close(fd)
+                        return None
+                    try:  # made only when missing: a mkdir that finds it there costs as much as a file
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                    step = os.open(part, _DIRECTORY, dir_fd=fd)
                 except OSError as err:
                     os.close(fd)
                     if err.errno in (errno.ELOOP, errno.EMLINK, errno.ENOTDIR):

@@ -35,6 +35,9 @@ def exit_now(code: int) -> None:
     digests = sys.modules.get("ksbuild.cache.digests")
     if digests is not None:
         digests.close_all()
+    sandbox = sys.modules.get("ksbuild.exec.worker_sandbox")
+    if sandbox is not None:
+        sandbox.stop()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

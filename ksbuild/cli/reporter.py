@@ -49,6 +49,7 @@ class RunRecorder(ConsoleReporter):
         self.succeeded: list[str] = []  # targets whose output signatures the executor wrote
         self.running: set[str] = set()  # started and not finished: left over when the run is interrupted
         self.ran_command = False  # a command (verify, push...) ran: no no-op snapshot for this command line
+        state.collect_in_this_process()
 
     def initialize(self, tasks, selected_tasks):
         self.all_tasks = tasks  # name -> doit Task: what the no-op snapshot stats

@@ -8,9 +8,11 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
+from functools import lru_cache
 
-from ksbuild.exec.sandbox import files_under
+from ksbuild.exec.sandbox import copy_file, files_under
 from ksbuild.files import write_if_changed
 from ksbuild.model import dir_manifest
 
@@ -31,9 +33,11 @@ def commit_files(root: str, exec_root: str, pairs) -> None:
             _check_inside(root, destination)
             handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(destination)}.ksbuild-",
                                                  dir=os.path.dirname(destination))
-            os.close(handle)
             staged.append((temporary, destination))
-            shutil.copy2(source, temporary)
+            try:
+                copy_file(source, temporary, into=handle)
+            finally:
+                os.close(handle)
         for temporary, destination in staged:
             os.replace(temporary, destination)
         staged = []
@@ -100,7 +104,7 @@ def write_dir_manifest(root: str, workspace_dir: str, files: list[str]) -> None:
 
 def _check_inside(root: str, destination: str) -> None:
     """Never write through a link that leaves the workspace (a committed `gen -> /elsewhere`)."""
-    real_root, real_dir = os.path.realpath(root), os.path.realpath(os.path.dirname(destination))
+    real_root, real_dir = _real_root(root), os.path.realpath(os.path.dirname(destination))
     if real_dir != real_root and not real_dir.startswith(real_root + os.sep):
         raise OutsideWorkspace(f"{os.path.relpath(destination, root)} would be written to {real_dir}, outside the "
                                "workspace, through a symbolic link")
@@ -109,9 +113,17 @@ def _check_inside(root: str, destination: str) -> None:
                                "through it")
 
 
+@lru_cache(maxsize=8)
+def _real_root(root: str) -> str:
+    """The workspace's own path, resolved once per process (a symbolic link above it is the user's)."""
+    return os.path.realpath(root)
+
+
 def _same(source: str, destination: str) -> bool:
-    if not os.path.isfile(destination):
+    try:
+        there = os.stat(destination)
+    except OSError:
         return False
-    if (os.stat(source).st_mode & 0o777) != (os.stat(destination).st_mode & 0o777):
+    if not stat.S_ISREG(there.st_mode) or (os.stat(source).st_mode & 0o777) != (there.st_mode & 0o777):
         return False
     return filecmp.cmp(source, destination, shallow=False)

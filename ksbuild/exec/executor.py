@@ -11,8 +11,7 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
+import stat
 import sys
 import tempfile
 import time
@@ -59,7 +58,7 @@ def _run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...]
             tool_digests.update(digests)
             with phase(task, index, "cache lookup", action.mnemonic):
                 key = keys.key(index, action, rule, digests, pending) if keys and not action.network else None
-                source = _restore(action, pending, keys.cache, key) if key else None
+                source = _restore(action, pending, keys.cache, key) if key and keys.cache.may_hold(key) else None
             if source is None:
                 if key:
                     keys.missed(index)
@@ -120,6 +119,10 @@ def run_action(action: ActionSpec, pending: Pending, cache=None, key: str | None
             if missing:
                 raise ActionFailed(_describe(action, box, "did not produce declared output(s): " + ", ".join(missing),
                                              output))
+            strange = _not_regular(box, action, found)
+            if strange:  # a link would be followed outside the sandbox when the outputs are committed
+                raise ActionFailed(_describe(action, box, "produced output(s) that are not regular files: "
+                                             + ", ".join(strange), output))
             _format(box, action, found)
         inside_dirs = tuple(p + "/" for p, _ in action.output_dirs + action.input_dirs)
         declared = {p for p, _ in action.inputs} | {p for p, _ in action.outputs}
@@ -142,6 +145,17 @@ def run_action(action: ActionSpec, pending: Pending, cache=None, key: str | None
         shown = ", ".join(undeclared[:10]) + (f" and {len(undeclared) - 10} more" if len(undeclared) > 10 else "")
         return [f"ksbuild: {action.description}: dropped undeclared file(s): {shown}"]
     return []
+
+
+def _not_regular(box: Sandbox, action: ActionSpec, found: set[str]) -> list[str]:
+    """Outputs that are links, FIFOs or devices, described."""
+    owned = tuple(p + "/" for p, _ in action.output_dirs)
+    strange = []
+    for path in sorted({p for p, _ in action.outputs} | {p for p in found if p.startswith(owned)}):
+        mode = os.lstat(box.path(path)).st_mode
+        if not stat.S_ISREG(mode):
+            strange.append(f"{path} ({'a symbolic link' if stat.S_ISLNK(mode) else 'not a file'})")
+    return strange
 
 
 def _restore(action: ActionSpec, pending: Pending, cache, key: str) -> str | None:
@@ -237,46 +251,18 @@ def _builtin(box: Sandbox, action: ActionSpec, name: str, args: tuple[str, ...])
 
 def _run(box: Sandbox, action: ActionSpec, argv, stdout_path: str = "", what: str = "") -> str:
     """Run a process in the sandbox; its output, or ActionFailed with the command and its output."""
-    env = box.environment(action)
-    command = isolation.wrap(argv, box, action, env, network=action.network)
-    stdout = open(box.path(stdout_path), "wb") if stdout_path else subprocess.PIPE
     try:
-        process = subprocess.Popen(command, cwd=box.path(action.cwd), env=env, stdin=subprocess.DEVNULL,
-                                   stdout=stdout, stderr=subprocess.PIPE if stdout_path else subprocess.STDOUT,
-                                   start_new_session=True,
-                                   preexec_fn=None if command[0] == "bwrap" else _die_with_parent)
-    except OSError as err:
-        raise ActionFailed(_describe(action, box, f"could not start {what or argv[0]}: {err.strerror}", "",
+        code, output = isolation.run(argv, box, action, box.environment(action), stdout_path)
+    except isolation.CannotStart as err:
+        raise ActionFailed(_describe(action, box, f"could not start {what or argv[0]}", str(err),
                                      hint="Is the program installed, and on the sandbox PATH?", argv=argv)) from None
-    finally:
-        if stdout_path:
-            stdout.close()
-    try:
-        out, err = process.communicate()
-    except BaseException:
-        _stop(process)
-        raise
-    output = (err if stdout_path else out).decode(errors="replace")
-    if process.returncode != 0 and output.startswith("bwrap: execvp"):
-        raise ActionFailed(_describe(action, box, f"could not start {what or argv[0]}", output,
-                                     hint="Is the program installed, and on the sandbox PATH?", argv=argv))
-    if process.returncode != 0:
+    except isolation.SandboxFailed as err:
+        raise ActionFailed(_describe(action, box, "could not be run", str(err), argv=argv)) from None
+    if code != 0:
         failed = f"{what} failed" if what else "failed"
-        raise ActionFailed(_describe(action, box, f"{failed} with exit code {process.returncode}", output,
+        raise ActionFailed(_describe(action, box, f"{failed} with exit code {code}", output,
                                      hint=_hint(action, output), argv=argv))
     return output
-
-
-def _die_with_parent() -> None:
-    """In the copy sandbox's child, before exec: end with ksbuild, even when ksbuild is killed (only
-    this process; bubblewrap's --die-with-parent takes its whole PID namespace, and costs no fork of
-    the whole interpreter that a preexec_fn forces)."""
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _hint(action: ActionSpec, output: str) -> str:
@@ -286,20 +272,6 @@ def _hint(action: ActionSpec, output: str) -> str:
     from ksbuild.toolchain.gofailure import explain_go_failure
 
     return explain_go_failure(output, action.cwd)  # a Go action runs at its module's path
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """End the action's whole process group: first politely, then for good."""
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, None)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _describe(action: ActionSpec, box: Sandbox, what: str, output: str, hint: str = "", argv=None) -> str:

@@ -11,6 +11,10 @@ fetch action, the only kind of action that gets the network) and write a Go buil
 ksbuild's own, shared by the Go actions of this machine (bubblewrap 0.8 has no overlay to give
 each action a private copy; Go keys its entries by the hash of their inputs).
 
+Each ksbuild process runs its actions in one run-long bubblewrap (exec.worker_sandbox), each action
+in namespaces of its own with the same view and no capabilities; network actions, and machines
+where that cannot start, get a bubblewrap per action.
+
 Where bubblewrap cannot run, actions run in the copy sandbox: it holds only the declared inputs,
 but nothing stops a process from reading or writing elsewhere. Every run says so, and such
 outputs are never written to a shared cache (`hermetic` is False).
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from functools import lru_cache
@@ -32,6 +37,14 @@ MODE_ENV = "KSBUILD_SANDBOX"  # bwrap (the default where it works) or copy
 
 class IsolationUnavailable(Exception):
     pass
+
+
+class CannotStart(Exception):
+    """The action's program could not be started (not installed, not on its PATH, not runnable)."""
+
+
+class SandboxFailed(Exception):
+    """The sandbox itself failed (a directory could not be bound, the sandbox died)."""
 
 
 def mode() -> str:
@@ -65,11 +78,89 @@ def warn_if_not_hermetic() -> None:
                          "(not hermetic; their outputs stay out of shared caches). Install Debian's bubblewrap.\n")
 
 
+def run(argv, box, action: ActionSpec, env: dict[str, str], stdout_path: str = "") -> tuple[int, str]:
+    """Run `argv` for `action` in its sandbox `box`, isolated as well as this machine allows: its
+    exit code, and what it printed (only its stderr when its stdout goes to `stdout_path`)."""
+    if mode() == "bwrap" and not action.network:
+        from ksbuild.exec import worker_sandbox
+        from ksbuild.exec.sandbox import sandbox_parent
+
+        sandbox = worker_sandbox.current(*_system_parts(), sandbox_parent())
+        if sandbox is not None:
+            output = os.path.join(box.base, "output")
+            try:
+                code, message = sandbox.run(argv, env, box.path(action.cwd), _readable(action, env),
+                                            _writable(box, action, env, whole_box=True),
+                                            stdout_path and box.path(stdout_path),
+                                            output)
+            except worker_sandbox.SandboxLost as err:
+                raise SandboxFailed(str(err)) from None
+            if message.startswith("execvp"):
+                raise CannotStart(message)
+            if message:
+                raise SandboxFailed(message)
+            with open(output, "rb") as printed:
+                return code, printed.read().decode(errors="replace")
+    return _run_process(wrap(argv, box, action, env, network=action.network), box, action, env, stdout_path)
+
+
+def _run_process(command: list[str], box, action: ActionSpec, env: dict[str, str], stdout_path: str):
+    stdout = open(box.path(stdout_path), "wb") if stdout_path else subprocess.PIPE
+    try:
+        process = subprocess.Popen(command, cwd=box.path(action.cwd), env=env, stdin=subprocess.DEVNULL,
+                                   stdout=stdout, stderr=subprocess.PIPE if stdout_path else subprocess.STDOUT,
+                                   start_new_session=True,
+                                   preexec_fn=None if command[0] == "bwrap" else _die_with_parent)
+    except OSError as err:
+        raise CannotStart(err.strerror) from None
+    finally:
+        if stdout_path:
+            stdout.close()
+    try:
+        out, err = process.communicate()
+    except BaseException:
+        _stop(process)
+        raise
+    output = (err if stdout_path else out).decode(errors="replace")
+    if process.returncode != 0 and output.startswith("bwrap: execvp"):
+        raise CannotStart(output.strip()[len("bwrap: "):])
+    return process.returncode, output
+
+
+def _die_with_parent() -> None:
+    """In the copy sandbox's child, before exec: end with ksbuild, even when ksbuild is killed (only
+    this process; bubblewrap's --die-with-parent takes its whole PID namespace, and costs no fork of
+    the whole interpreter that a preexec_fn forces)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End the action's whole process group: first politely, then for good."""
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def wrap(argv, box, action: ActionSpec, env: dict[str, str], network: bool = False) -> list[str]:
-    """The command line that runs `argv` for `action` inside its sandbox `box`."""
+    """The command line that runs `argv` for `action` inside a bubblewrap of its own (`box`), with
+    no capabilities even when ksbuild runs as root."""
     if mode() != "bwrap":
         return list(argv)
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user-try"]
+    if os.getuid() == 0:
+        args += ["--cap-drop", "ALL"]  # root's bubblewrap keeps every capability otherwise
     if network:
         args.append("--share-net")
     args += _system()
@@ -93,8 +184,10 @@ def _readable(action: ActionSpec, env: dict[str, str]) -> list[str]:
     return [p for p in dict.fromkeys(paths) if p and os.path.isdir(p)]
 
 
-def _writable(box, action: ActionSpec, env: dict[str, str]) -> list[str]:
-    paths = [box.root, os.path.join(box.base, "home"), os.path.join(box.base, "tmp")]
+def _writable(box, action: ActionSpec, env: dict[str, str], whole_box: bool = False) -> list[str]:
+    """The sandbox's execution root, home and temporary directory (or, `whole_box`, the directory
+    holding them: one mount instead of three), and the Go caches an action writes."""
+    paths = [box.base] if whole_box else [box.root, os.path.join(box.base, "home"), os.path.join(box.base, "tmp")]
     if env.get("GOCACHE") and (action.toolchain == "go" or action.all_tools):
         os.makedirs(env["GOCACHE"], exist_ok=True)
         paths.append(env["GOCACHE"])
@@ -106,16 +199,23 @@ def _writable(box, action: ActionSpec, env: dict[str, str]) -> list[str]:
 
 def _system() -> list[str]:
     """The system's read-only directories, /proc, /dev and a private /tmp."""
-    args = []
-    for directory in SYSTEM_DIRS:
-        args += ["--ro-bind", directory, directory]
+    directories, links = _system_parts()
+    args = [arg for directory in directories for arg in ("--ro-bind", directory, directory)]
+    args += [arg for target, path in links for arg in ("--symlink", target, path)]
+    return args + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+
+
+@lru_cache(maxsize=1)
+def _system_parts() -> tuple[list[str], list[tuple[str, str]]]:
+    """The system directories bound read-only, and the links to them (/bin -> usr/bin on a merged /usr)."""
+    directories, links = list(SYSTEM_DIRS), []
     for name in ("bin", "lib", "lib64", "sbin"):
         path = f"/{name}"
         if os.path.islink(path):
-            args += ["--symlink", os.readlink(path), path]
+            links.append((os.readlink(path), path))
         elif os.path.isdir(path):
-            args += ["--ro-bind", path, path]
-    return args + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+            directories.append(path)
+    return directories, links
 
 
 @lru_cache(maxsize=1)

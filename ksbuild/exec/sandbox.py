@@ -1,10 +1,13 @@
 """A fresh execution root per action, holding copies of the declared inputs and nothing else."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ksbuild.model import ActionSpec
 
@@ -54,9 +57,11 @@ def sandbox_parent() -> str:
     """Where sandboxes are made: KSBUILD_SANDBOX_DIR, else /dev/shm when it is a roomy tmpfs (making
     and removing an execution root's directories there costs a tenth of a disk's journal), else the
     temporary directory."""
-    chosen = os.environ.get("KSBUILD_SANDBOX_DIR")
-    if chosen:
-        return chosen
+    return os.environ.get("KSBUILD_SANDBOX_DIR") or _default_parent()
+
+
+@lru_cache(maxsize=1)
+def _default_parent() -> str:
     try:
         stat = os.statvfs(SHARED_MEMORY)
         if stat.f_bavail * stat.f_frsize >= 2 * 2**30 and os.access(SHARED_MEMORY, os.W_OK):
@@ -95,7 +100,7 @@ def make_sandbox(action: ActionSpec, source) -> Sandbox:
                 continue
             destination = box.path(exec_path)
             os.makedirs(os.path.dirname(destination), exist_ok=True)
-            shutil.copy2(source.source(workspace_path), destination)
+            copy_file(source.source(workspace_path), destination)
         os.makedirs(box.path(action.cwd), exist_ok=True)
         for exec_path, _ in action.outputs:
             os.makedirs(os.path.dirname(box.path(exec_path)), exist_ok=True)
@@ -105,6 +110,37 @@ def make_sandbox(action: ActionSpec, source) -> Sandbox:
         shutil.rmtree(base, ignore_errors=True)
         raise
     return box
+
+
+def copy_file(source: str, destination: str, into: int | None = None) -> None:
+    """shutil.copy2 of a regular file to a new `destination` (or into the open, empty file `into`),
+    in a third of its system calls: the source is opened once and looked at, never as a FIFO."""
+    try:
+        reader = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        if err.errno != errno.ELOOP:
+            raise
+        return shutil.copy2(source, destination)  # a link: as copy2 always did
+    try:
+        found = os.fstat(reader)
+        if not stat.S_ISREG(found.st_mode):
+            return shutil.copy2(source, destination)  # says what is wrong with it
+        fd = into if into is not None else \
+            os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, found.st_mode & 0o7777)
+        try:
+            left = found.st_size
+            while left > 0:
+                sent = os.sendfile(fd, reader, None, left)
+                if sent == 0:
+                    break
+                left -= sent
+            os.fchmod(fd, found.st_mode & 0o7777)
+            os.utime(fd, ns=(found.st_atime_ns, found.st_mtime_ns))
+        finally:
+            if into is None:
+                os.close(fd)
+    finally:
+        os.close(reader)
 
 
 def files_under(directory: str) -> set[str]:

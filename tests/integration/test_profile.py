@@ -116,12 +116,19 @@ def test_heartbeat_beats_then_stops_with_its_action():
         time.sleep(0.35)
     lines = stream.getvalue().splitlines()
     assert 3 <= len(lines) <= 4 and all(re.fullmatch(r"ksbuild: a:b: Step still running \(0 s\)", x) for x in lines)
-    assert not [t for t in threading.enumerate() if t.name == "ksbuild-heartbeat"]
+    time.sleep(0.25)
+    assert stream.getvalue().splitlines() == lines  # the beat stopped with its block
 
+    quiet = io.StringIO()
     with pytest.raises(KeyboardInterrupt):  # Ctrl-C in the action: it goes through, and the beat stops
-        with Heartbeat("a:b: Step", first=0.01, every=0.01, stream=stream):
+        with Heartbeat("a:b: Step", first=0.05, every=0.05, stream=quiet):
             raise KeyboardInterrupt
-    assert not [t for t in threading.enumerate() if t.name == "ksbuild-heartbeat"]
+    with Heartbeat("c:d: Next", first=0.05, every=1, stream=stream):  # the next action's beat, alone
+        time.sleep(0.12)
+    time.sleep(0.1)
+    assert quiet.getvalue() == ""
+    assert stream.getvalue().splitlines()[len(lines):] == ["ksbuild: c:d: Next still running (0 s)"]
+    assert len([t for t in threading.enumerate() if t.name == "ksbuild-heartbeat"]) == 1  # one, reused
 
 
 def test_heartbeat_is_silent_when_quiet(monkeypatch):

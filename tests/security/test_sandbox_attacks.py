@@ -169,3 +169,71 @@ def test_an_action_sees_only_its_inputs_tools_and_the_system(workspace):
     listing = workspace.read("app/out.txt").split()
     assert "root" not in listing and "home" not in listing and "work" not in listing and "etc" not in listing
     assert "in.txt" in listing and "BUILD.yaml" not in listing
+
+
+def test_an_output_that_is_a_link_to_a_file_outside_is_refused_and_nothing_is_copied(workspace, outside):
+    """The link is made inside the sandbox, but the commit happens outside it: never follow it."""
+    one_target(workspace, f"ln -s {outside} out.txt")
+    result = workspace.doit(check=False)
+    assert result.returncode != 0
+    assert "out.txt (a symbolic link)" in result.stdout + result.stderr
+    assert not (workspace.root / "app/out.txt").exists()
+
+
+@pytest.mark.parametrize("run_long", ["1", "0"])
+def test_an_action_holds_no_capability_even_when_ksbuild_runs_as_root(workspace, run_long):
+    """In the run-long sandbox (exec.launcher) and in a bubblewrap of its own (KSBUILD_RUN_LONG_SANDBOX=0)."""
+    one_target(workspace, "grep ^Cap /proc/self/status > out.txt; grep ^NoNewPrivs /proc/self/status >> out.txt")
+    workspace.env["KSBUILD_RUN_LONG_SANDBOX"] = run_long
+    workspace.doit()
+    status = dict(line.split(":\t") for line in workspace.read("app/out.txt").splitlines())
+    for name in ("CapInh", "CapPrm", "CapEff", "CapAmb") + (("CapBnd",) if run_long == "1" else ()):
+        assert status[name] == "0000000000000000", (name, status)
+    if run_long == "1":
+        assert status["NoNewPrivs"] == "1"
+
+
+TWO_ACTIONS = """\
+targets:
+  first:
+    rule: command
+    srcs: [in.txt]
+    outs: [first.txt]
+    cmd: [sh, -c, "echo left > /tmp/left; echo left > /dev/shm/left; (sh -c 'sleep 30; true' {marker} &); ps -e -o pid,comm > first.txt"]
+  second:
+    rule: command
+    srcs: [first.txt]
+    outs: [second.txt]
+    cmd: [sh, -c, "ls /tmp /dev/shm > second.txt; ps -e -o pid,comm >> second.txt"]
+"""
+
+
+def test_an_action_leaves_nothing_behind_for_the_next_one(workspace):
+    """What an action starts ends with it, and its /tmp and /dev/shm are its own: the next action
+    (in the same run-long sandbox) sees none of it."""
+    marker = f"ksbuild-leftover-{os.getpid()}-{time.monotonic_ns()}"
+    one_target(workspace, "true")
+    workspace.write("app/BUILD.yaml", TWO_ACTIONS.format(marker=marker))
+    workspace.doit()
+    seen = workspace.read("app/second.txt")
+    assert "left" not in seen and "sleep" not in seen
+    assert not _running(marker), "a process the action started outlived it"
+
+
+def test_a_run_long_sandbox_that_dies_fails_its_action_clearly_and_the_next_one_starts_anew(tmp_path):
+    from ksbuild.exec import worker_sandbox
+    from ksbuild.exec.isolation import _system_parts
+
+    worker_sandbox.stop()
+    sandbox = worker_sandbox.current(*_system_parts(), str(tmp_path))
+    assert sandbox is not None, worker_sandbox._unavailable
+    os.killpg(sandbox.process.pid, signal.SIGKILL)
+    with pytest.raises(worker_sandbox.SandboxLost, match="the run-long sandbox stopped"):
+        sandbox.run(["true"], {"PATH": "/usr/bin"}, "/", [], [], "", str(tmp_path / "output"))
+    again = worker_sandbox.current(*_system_parts(), str(tmp_path))
+    assert again is not None and again is not sandbox
+    assert again.run(["sh", "-c", "exit 3"], {"PATH": "/usr/bin"}, "/", [], [], "", str(tmp_path / "output")) == (3, "")
+    assert again.run(["no-such-program"], {"PATH": "/usr/bin"}, "/", [], [], "", str(tmp_path / "output")) == \
+        (127, "execvp no-such-program: No such file or directory")
+    worker_sandbox.stop()
+    assert not list(tmp_path.glob("ksbuild-launcher-*"))

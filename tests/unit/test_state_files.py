@@ -1,0 +1,34 @@
+"""The state files' one-entry-per-line format: updating a few entries rewrites only their lines and
+gives exactly what writing the whole merged dictionary gives."""
+import json
+
+from ksbuild.state import update_json_lines, write_json
+
+
+def is_text(value) -> bool:
+    return isinstance(value, str)
+
+
+def test_updating_entries_gives_the_bytes_of_writing_them_all(tmp_path):
+    path, whole = tmp_path / "plans.json", tmp_path / "whole.json"
+    update_json_lines(str(path), {"app:a": "1", "app:b": "2"}, is_text)
+    update_json_lines(str(path), {"app:b": "3", 'odd ",\n key': "4"}, is_text)
+    write_json(str(whole), {"app:a": "1", "app:b": "3", 'odd ",\n key': "4"}, lines=True)
+    assert path.read_bytes() == whole.read_bytes()
+    assert json.loads(path.read_text()) == {"app:a": "1", "app:b": "3", 'odd ",\n key': "4"}
+
+
+def test_a_file_of_another_shape_is_read_checked_and_written_whole(tmp_path, capsys):
+    path = tmp_path / "plans.json"
+    path.write_text('{"app:a": "1", "app:b": 2}')  # not the lines format, and one entry of the wrong shape
+    update_json_lines(str(path), {"app:c": "3"}, is_text)
+    assert json.loads(path.read_text()) == {"app:c": "3"}  # the wrong one set the file aside (files.set_aside)
+    assert (tmp_path / "plans.json.corrupt").read_text() == '{"app:a": "1", "app:b": 2}'
+
+
+def test_an_empty_file_and_a_missing_one_take_the_entries(tmp_path):
+    empty = tmp_path / "empty.json"
+    write_json(str(empty), {}, lines=True)
+    update_json_lines(str(empty), {"x": "1"}, is_text)
+    update_json_lines(str(tmp_path / "missing.json"), {"x": "1"}, is_text)
+    assert empty.read_text() == (tmp_path / "missing.json").read_text() == '{\n"x": "1"\n}\n'
