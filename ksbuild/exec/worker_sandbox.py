@@ -21,7 +21,6 @@ import tempfile
 from ksbuild.exec.stale import OWNER_FILE
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.py")
-START_SECONDS = 20
 
 
 class SandboxLost(Exception):
