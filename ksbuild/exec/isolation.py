@@ -85,7 +85,10 @@ def run(argv, box, action: ActionSpec, env: dict[str, str], stdout_path: str = "
         from ksbuild.exec import worker_sandbox
         from ksbuild.exec.sandbox import sandbox_parent
 
-        sandbox = worker_sandbox.current(*_system_parts(), sandbox_parent())
+        try:
+            sandbox = worker_sandbox.current(*_system_parts(), sandbox_parent())
+        except worker_sandbox.SandboxLost as err:  # KSBUILD_RUN_LONG_SANDBOX=1, and it cannot run here
+            raise SandboxFailed(str(err)) from None
         if sandbox is not None:
             output = os.path.join(box.base, "output")
             try:

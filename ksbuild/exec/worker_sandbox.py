@@ -4,13 +4,14 @@ about 1 ms more than the bare command, against 3 ms for a bubblewrap of its own,
 view: its directories at their own paths, the system read-only, no network, its own PID namespace,
 /dev, /proc and /tmp, and no capabilities at all (a bubblewrap started by root keeps them).
 
-Where it cannot start (no user namespaces, an unknown machine), `current()` is None and actions
-get a bubblewrap each. A process forked by doit's parallel runner starts its own.
+While it starts, and where it cannot (no user namespaces, an unknown machine), `current()` is None
+and actions get a bubblewrap each. A process forked by doit's parallel runner starts its own.
 """
 from __future__ import annotations
 
 import marshal
 import os
+import select
 import shutil
 import signal
 import struct
@@ -43,13 +44,25 @@ class WorkerSandbox:
                                         stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"},
                                         start_new_session=True)
         self._send({"mountpoint": self.mountpoint, "system": system, "links": links})
+        self.started = False
+
+    def ready(self, wait: bool) -> bool:
+        """Whether it has started (waiting for that, or not): until then the process's actions get a
+        bubblewrap each, so a run of one action never waits the 30 ms a start takes. Raises
+        SandboxLost when it cannot run an action here."""
+        if self.started:
+            return True
+        if not wait and not select.select([self.process.stdout], [], [], 0)[0]:
+            return False
         if self._receive() != b"ready":
             raise SandboxLost(self._stopped())
+        self.started = True
         code, message = self.run(["true"], {"PATH": "/usr/bin:/bin"}, "/", [], [], "",
                                  os.path.join(self.directory, "probe"))
         if code != 0:  # the kernel refused a step: unknown until an action is tried
             self.close()
             raise SandboxLost(f"the run-long sandbox cannot run an action here ({message or f'exit {code}'})")
+        return True
 
     def run(self, argv, env: dict[str, str], cwd: str, read_only: list[str], writable: list[str],
             stdout_path: str, output_path: str) -> tuple[int, str]:
@@ -113,18 +126,27 @@ _unavailable = ""
 
 
 def current(system: list[str], links: list[tuple[str, str]], parent: str) -> WorkerSandbox | None:
-    """This process's run-long sandbox, started now if need be; None where it cannot run."""
+    """This process's run-long sandbox once it has started (it is started now if need be); None
+    while it starts and where it cannot run. KSBUILD_RUN_LONG_SANDBOX: 0 never, 1 always (waits
+    for the start; a machine where it cannot run is then an error), else as soon as it is up."""
     global _current, _unavailable
-    if _current is not None and _current.owner == os.getpid() and _current.process.poll() is None:
-        return _current
-    if _unavailable or os.environ.get("KSBUILD_RUN_LONG_SANDBOX") == "0":
+    wanted = os.environ.get("KSBUILD_RUN_LONG_SANDBOX", "")
+    if wanted == "0" or (_unavailable and wanted != "1"):
         return None
-    _current = None  # a parent's (doit forked this worker), or one that ended: never reused
+    if _current is None or _current.owner != os.getpid() or _current.process.poll() is not None:
+        _current = None  # a parent's (doit forked this worker), or one that ended: never reused
+        try:
+            _current = WorkerSandbox(system, links, parent)
+        except OSError as err:
+            _unavailable = str(err)
     try:
-        _current = WorkerSandbox(system, links, parent)
-    except (OSError, SandboxLost) as err:
-        _unavailable = str(err)
-    return _current
+        if _current is not None and _current.ready(wait=wanted == "1"):
+            return _current
+    except SandboxLost as err:
+        _unavailable, _current = str(err), None
+    if wanted == "1" and _unavailable:
+        raise SandboxLost(_unavailable)
+    return None
 
 
 def stop() -> None:

@@ -45,7 +45,8 @@ def _plan_workspace(workspace: Workspace, sources: dict[str, tuple], reuse: Reus
     targets = [t for found in sources.values() for t in found[0]]
     artifacts = [a for found in sources.values() for a in found[1]]
     references = [r for found in sources.values() for r in found[2]]
-    planner = _Planner(workspace, targets, reuse.plans() if reuse else {}, reuse.previous.memo.claims if reuse else {})
+    planner = _Planner(workspace, targets, reuse.plans(sources) if reuse else {},
+                       reuse.previous.memo.claims if reuse else {})
     planner.artifacts = {a.label: a for a in artifacts}
     planner.references = references
     planner.watched.update([workspace.file] + [build_file_path(c) for c in workspace.components])

@@ -27,16 +27,24 @@ class NotReusable(Exception):
 class Reuse:
     previous: BuildGraph
     clean: frozenset[str]  # components whose BUILD.yaml and plans are kept
+    edited: frozenset[str] = frozenset()  # components touched only through their BUILD.yaml
 
     def sources(self, component: str) -> tuple:
         return self.previous.memo.sources[component]
 
-    def plans(self) -> dict[Label, TargetPlan]:
-        """The kept plans, by label, as the planner made them (before Go module fetches were added)."""
+    def plans(self, sources: dict[str, tuple]) -> dict[Label, TargetPlan]:
+        """The kept plans, by label, as the planner made them (before Go module fetches were added):
+        every plan of a clean component, and in a component whose BUILD.yaml alone changed, the
+        plans of targets declared exactly as before, lines included (a changed target's outputs
+        must stay the same, check_claims, so what the others read is the same)."""
         memo = self.previous.memo
+        same = set()
+        for name in self.edited:
+            before = {t.label: t for t in self.sources(name)[0]}
+            same |= {t.label.task for t in sources[name][0] if before.get(t.label) == t}
         kept = {}
         for task, plan in self.previous.plans.items():
-            if plan.label.component in self.clean and task in memo.claims \
+            if (plan.label.component in self.clean or task in same) and task in memo.claims \
                     and not RULES[plan.target.rule].reads_workspace_targets:
                 deps = tuple(d for d in plan.deps if d.target != FETCH_TARGET)
                 kept[plan.label] = plan if deps == plan.deps else replace(plan, deps=deps)
@@ -71,9 +79,10 @@ class Reuse:
         labels = [t.label.task for found in sources.values() for t in found[0]]
         merged = {**old.claims, **claims}
         components = set(old.watched_by) | set(watched_by)
+        kept = self.clean | self.edited  # an edited component's kept plans read what they read before
         return PlanMemo(sources, {task: merged[task] for task in labels if task in merged},
                         {name: tuple(sorted(set(watched_by.get(name, ())) |
-                                            set(old.watched_by.get(name, ()) if name in self.clean else ())))
+                                            set(old.watched_by.get(name, ()) if name in kept else ())))
                          for name in components})
 
 
@@ -87,16 +96,18 @@ def reusable(workspace: Workspace, previous: BuildGraph | None, changed: set[str
     for name, paths in memo.watched_by.items():
         for path in paths:
             readers.setdefault(path, set()).add(name)
-    touched = set()
+    touched, through_others = set(), set()
     for path in changed:
         if path in build_files:
             touched.add(build_files[path])
         elif path in readers:
             touched |= readers[path]
+            through_others |= readers[path]
         else:
             return None
     clean = frozenset(memo.sources) - touched
-    return Reuse(previous, clean) if clean else None
+    edited = frozenset(touched - through_others)
+    return Reuse(previous, clean, edited) if clean or edited else None
 
 
 class WatchLog(set):

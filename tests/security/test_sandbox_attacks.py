@@ -212,6 +212,7 @@ def test_an_action_leaves_nothing_behind_for_the_next_one(workspace):
     """What an action starts ends with it, and its /tmp and /dev/shm are its own: the next action
     (in the same run-long sandbox) sees none of it."""
     marker = f"ksbuild-leftover-{os.getpid()}-{time.monotonic_ns()}"
+    workspace.env["KSBUILD_RUN_LONG_SANDBOX"] = "1"
     one_target(workspace, "true")
     workspace.write("app/BUILD.yaml", TWO_ACTIONS.format(marker=marker))
     workspace.doit()
@@ -220,10 +221,11 @@ def test_an_action_leaves_nothing_behind_for_the_next_one(workspace):
     assert not _running(marker), "a process the action started outlived it"
 
 
-def test_a_run_long_sandbox_that_dies_fails_its_action_clearly_and_the_next_one_starts_anew(tmp_path):
+def test_a_run_long_sandbox_that_dies_fails_its_action_clearly_and_the_next_one_starts_anew(tmp_path, monkeypatch):
     from ksbuild.exec import worker_sandbox
     from ksbuild.exec.isolation import _system_parts
 
+    monkeypatch.setenv("KSBUILD_RUN_LONG_SANDBOX", "1")
     worker_sandbox.stop()
     sandbox = worker_sandbox.current(*_system_parts(), str(tmp_path))
     assert sandbox is not None, worker_sandbox._unavailable

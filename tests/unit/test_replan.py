@@ -90,11 +90,32 @@ def test_a_comment_keeps_every_plan(ws, planned):
     assert planned[:planned.index("-")] == []
 
 
-def test_an_edited_target_replans_its_component_only(ws, planned):
+def test_an_edited_target_is_planned_again_alone(ws, planned):
     ws.write("app/BUILD.yaml", APP.replace("banner.in > banner.txt", "banner.in banner.in > banner.txt"))
     graph = same_as_whole(ws, planned)
-    assert planned[:planned.index("-")] == ["app:banner", "app:copy"]
+    assert planned[:planned.index("-")] == ["app:banner"]  # app:copy is declared exactly as before
     assert "banner.in banner.in" in " ".join(graph.plans["app:banner"].actions[0].argv)
+
+
+def test_a_target_whose_lines_moved_is_planned_again_too(ws, planned):
+    ws.write("app/BUILD.yaml", APP.replace("    outs: [banner.txt]\n", "    outs:\n      - banner.txt\n"))
+    same_as_whole(ws, planned)
+    assert planned[:planned.index("-")] == ["app:banner", "app:copy"]
+
+
+def test_an_edit_beside_a_changed_glob_plans_the_whole_component(ws, planned):
+    more = "  more:\n    rule: command\n    srcs: [pages/a.md]\n    outs: [more.txt]\n    cmd: [sh, -c, \"{cmd}\"]\n"
+    ws.write("docs/BUILD.yaml", DOCS + more.format(cmd="cat pages/a.md > more.txt"))
+    old = time.time() - 3000
+    os.utime(ws.root / "docs/BUILD.yaml", (old, old))
+    load_graph_cached(str(ws.root))
+    planned.clear()
+    ws.write("docs/BUILD.yaml", DOCS + more.format(cmd="cat pages/a.md pages/a.md > more.txt"))
+    ws.write("docs/pages/b.md", "b\n")
+    graph = same_as_whole(ws, planned)
+    assert sorted(planned[:planned.index("-")]) == ["docs:index", "docs:more"]  # index is declared as
+    # before, but what its glob lists changed
+    assert graph.plans["docs:index"].inputs == ("docs/pages/a.md", "docs/pages/b.md")
 
 
 def test_a_file_in_a_globbed_directory_replans_that_component(ws, planned):
