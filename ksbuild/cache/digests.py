@@ -1,4 +1,5 @@
-"""SHA-256 of files, remembered by (path, size, mtime, inode) so an unchanged file is hashed once.
+"""SHA-256 of files, remembered by (path, size, mtime, inode) so an unchanged file is hashed once;
+and, beside them, each target's action keys as its last run recorded them (cache.keybook).
 
 The stat cache is a small SQLite database per workspace: safe when `doit -n N` processes read and
 write it at once. Like git's index, it does not trust a timestamp younger than two seconds, since
@@ -7,6 +8,7 @@ a file rewritten within the same clock tick could keep its size and mtime.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import sys
@@ -79,6 +81,20 @@ class StatCache:
                              f"cache ({STAT_CACHE}) stops remembering digests for this run\n")
             return None
 
+    def key_record(self, task: str) -> dict:
+        """What KeyBook recorded for `task` at its last run here ({} when nothing, or nothing sound)."""
+        row = self._unless_full("SELECT record FROM keys WHERE task = ?", (task,))
+        row = row.fetchone() if row is not None else None
+        try:
+            record = json.loads(row[0]) if row else {}
+        except (TypeError, ValueError):
+            return {}
+        return record if isinstance(record, dict) and isinstance(record.get("actions"), list) else {}
+
+    def set_key_record(self, task: str, record: str) -> None:
+        """A row, not a file per target: creating a file costs this machine's disk as much as a short action."""
+        self._unless_full("INSERT OR REPLACE INTO keys VALUES (?, ?)", (task, record))
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -92,6 +108,7 @@ def _connect(path: str) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=NORMAL")  # a cache: no fsync per remembered digest
         db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER, "
                    "inode INTEGER, digest TEXT)")
+        db.execute("CREATE TABLE IF NOT EXISTS keys (task TEXT PRIMARY KEY, record TEXT)")  # cache.keybook
     except BaseException:
         db.close()
         raise

@@ -1,14 +1,11 @@
-"""The action keys of one target's run, and the record of the last run here (`.ksbuild/keys/`),
-so that a cache miss can be explained: which part of the key changed."""
+"""The action keys of one target's run, and the record of the last run here (a row of the stat
+cache's database, cache.digests), so that a cache miss can be explained: which part of the key
+changed."""
 from __future__ import annotations
 
 import json
-import os
 
-from ksbuild.files import read_json, write_atomically
 from ksbuild.model import ActionSpec
-
-KEYS_DIR = os.path.join(".ksbuild", "keys")
 
 
 class KeyBook:
@@ -19,8 +16,7 @@ class KeyBook:
         self.root, self.task = root, task
         self.cache = cache_for(cache_config)
         self.stat_cache = stat_cache_for(root)
-        self.path = record_path(root, task)
-        self.before = read_json(self.path).get("actions", [])
+        self.before = self.stat_cache.key_record(task).get("actions", [])
         self.keys = []
         self.miss = ""  # why the first action that ran was not in the cache
 
@@ -42,11 +38,7 @@ class KeyBook:
     def close(self) -> None:
         if self.keys:
             record = {"task": self.task, "actions": [key.record() for key in self.keys]}
-            write_atomically(self.path, json.dumps(record).encode())
-
-
-def record_path(root: str, task: str) -> str:
-    return os.path.join(root, KEYS_DIR, task + ".json")
+            self.stat_cache.set_key_record(self.task, json.dumps(record))
 
 
 def _go_identity(action: ActionSpec) -> list[str]:

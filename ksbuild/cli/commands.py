@@ -82,7 +82,7 @@ def explain_tasks(root: str, tasks: list[str]) -> None:
     action as recorded then."""
     import os
 
-    from ksbuild.cache.keybook import record_path
+    from ksbuild.cache.digests import stat_cache_for
     from ksbuild.files import read_json, set_aside
     from ksbuild.cli.reporter import RECORD_FILE
 
@@ -106,7 +106,7 @@ def explain_tasks(root: str, tasks: list[str]) -> None:
         lines = [f"{task}: {how}" + (f", because {record['reason']}" if record.get("reason") else "")]
         if record.get("miss"):
             lines.append(f"  cache: {record['miss']}")
-        actions = read_json(record_path(root, task)).get("actions")
+        actions = stat_cache_for(root).key_record(task).get("actions")
         for index, action in enumerate(actions if isinstance(actions, list) else []):
             if isinstance(action, dict) and isinstance(action.get("key"), str):
                 lines.append(f"  action {index + 1}: key {action['key'][:16]}")

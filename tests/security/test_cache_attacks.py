@@ -652,7 +652,13 @@ def small(root: Path, remote: Path, cache_yaml: str = "") -> Workspace:
 
 
 def upper_key(ws: Workspace) -> str:
-    return json.loads((ws.root / ".ksbuild" / "keys" / "app:upper.json").read_text())["actions"][0]["key"]
+    from ksbuild.cache.digests import StatCache
+
+    stat_cache = StatCache(str(ws.root))
+    try:
+        return stat_cache.key_record("app:upper")["actions"][0]["key"]
+    finally:
+        stat_cache.close()
 
 
 @pytest.mark.parametrize("poison", ["dev-zero blob", "fifo entry", "file inside a file", "unsigned entry"])
