@@ -37,7 +37,7 @@ def exit_now(code: int) -> None:
         digests.close_all()
     sandbox = sys.modules.get("ksbuild.exec.worker_sandbox")
     if sandbox is not None:
-        sandbox.stop()
+        sandbox.stop(wait=False)  # killed: it ends with this process anyway
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -84,12 +84,16 @@ class WorkerSandbox:
             self.close()
             raise
 
-    def close(self) -> str:
-        """End the sandbox and whatever runs in it; what it printed on its way out."""
+    def close(self, wait: bool = True) -> str:
+        """End the sandbox and whatever runs in it; what it printed on its way out (when `wait`ing
+        for its end: at the end of a run nobody needs to)."""
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if not wait:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            return ""
         self.process.wait()
         printed = b""
         if not self.process.stderr.closed:
@@ -123,16 +127,21 @@ class WorkerSandbox:
 
 _current: WorkerSandbox | None = None
 _unavailable = ""
+_asked = (0, 0)  # (process id, actions it asked for it): a forked worker counts its own
 
 
 def current(system: list[str], links: list[tuple[str, str]], parent: str) -> WorkerSandbox | None:
     """This process's run-long sandbox once it has started (it is started now if need be); None
     while it starts and where it cannot run. KSBUILD_RUN_LONG_SANDBOX: 0 never, 1 always (waits
     for the start; a machine where it cannot run is then an error), else as soon as it is up."""
-    global _current, _unavailable
+    global _current, _unavailable, _asked
     wanted = os.environ.get("KSBUILD_RUN_LONG_SANDBOX", "")
     if wanted == "0" or (_unavailable and wanted != "1"):
         return None
+    count = _asked[1] + 1 if _asked[0] == os.getpid() else 1
+    _asked = (os.getpid(), count)
+    if count == 1 and wanted != "1":
+        return None  # a run of one action never starts it
     if _current is None or _current.owner != os.getpid() or _current.process.poll() is not None:
         _current = None  # a parent's (doit forked this worker), or one that ended: never reused
         try:
@@ -149,9 +158,9 @@ def current(system: list[str], links: list[tuple[str, str]], parent: str) -> Wor
     return None
 
 
-def stop() -> None:
+def stop(wait: bool = True) -> None:
     """End this process's run-long sandbox, if it started one."""
-    global _current
+    global _current, _asked
     if _current is not None and _current.owner == os.getpid():
-        _current.close()
-    _current = None
+        _current.close(wait)
+    _current, _asked = None, (0, 0)
