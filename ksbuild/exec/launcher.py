@@ -126,14 +126,18 @@ def action_init(setup, requests, replies):
     returns; exits 0 once it has answered."""
     request, code, message = None, NOT_STARTED, ""
     try:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
-        mount(None, "/", None, MS_REC | MS_PRIVATE)
-        prepare_root(setup)
+        try:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+            mount(None, "/", None, MS_REC | MS_PRIVATE)
+            prepare_root(setup)
+        except Exception as err:  # noqa: BLE001 (the action's answer says it)
+            message = f"sandbox: {err}"
         request = read_message(requests)
         if request is None:
             os._exit(0)
-        code, message = run_command(setup["mountpoint"], request)
+        if not message:
+            code, message = run_command(setup["mountpoint"], request)
     except BaseException as err:  # noqa: B036 (a forked child never returns)
         message = f"sandbox: {err}"
     try:
@@ -234,7 +238,7 @@ class Init:
         _, status = os.waitpid(self.pid, 0)
         if status != 0:
             write_message(replies, (request["id"], NOT_STARTED, "sandbox: the action's init ended without an "
-                                                               f"answer (status {status})"))
+                                                               f"answer (exit {os.waitstatus_to_exitcode(status)})"))
 
 
 def main():

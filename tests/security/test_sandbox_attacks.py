@@ -239,3 +239,15 @@ def test_a_run_long_sandbox_that_dies_fails_its_action_clearly_and_the_next_one_
         (127, "execvp no-such-program: No such file or directory")
     worker_sandbox.stop()
     assert not list(tmp_path.glob("ksbuild-launcher-*"))
+
+
+def test_a_run_long_sandbox_that_cannot_run_an_action_says_why(tmp_path, monkeypatch):
+    """Its first action is a probe: a step the kernel refuses is found at the start, and named."""
+    from ksbuild.exec import worker_sandbox
+
+    monkeypatch.setenv("KSBUILD_RUN_LONG_SANDBOX", "1")
+    worker_sandbox.stop()
+    monkeypatch.setattr(worker_sandbox, "_unavailable", "")
+    with pytest.raises(worker_sandbox.SandboxLost, match=r"cannot run an action here \(sandbox: .*/no-such-dir"):
+        worker_sandbox.current([str(tmp_path / "no-such-dir")], [], str(tmp_path))
+    assert not list(tmp_path.glob("ksbuild-launcher-*"))
