@@ -93,7 +93,7 @@ def run(argv, box, action: ActionSpec, env: dict[str, str], stdout_path: str = "
             output = os.path.join(box.base, "output")
             try:
                 code, message = sandbox.run(argv, env, box.path(action.cwd), _readable(action, env),
-                                            _writable(box, action, env, whole_box=True),
+                                            _writable(box, action, env),
                                             stdout_path and box.path(stdout_path),
                                             output)
             except worker_sandbox.SandboxLost as err:
@@ -187,10 +187,10 @@ def _readable(action: ActionSpec, env: dict[str, str]) -> list[str]:
     return [p for p in dict.fromkeys(paths) if p and os.path.isdir(p)]
 
 
-def _writable(box, action: ActionSpec, env: dict[str, str], whole_box: bool = False) -> list[str]:
-    """The sandbox's execution root, home and temporary directory (or, `whole_box`, the directory
-    holding them: one mount instead of three), and the Go caches an action writes."""
-    paths = [box.base] if whole_box else [box.root, os.path.join(box.base, "home"), os.path.join(box.base, "tmp")]
+def _writable(box, action: ActionSpec, env: dict[str, str]) -> list[str]:
+    """The sandbox's execution root, home and temporary directory, and the Go caches an action
+    writes: the same in both sandboxes, whose outputs share action keys."""
+    paths = [box.root, os.path.join(box.base, "home"), os.path.join(box.base, "tmp")]
     if env.get("GOCACHE") and (action.toolchain == "go" or action.all_tools):
         os.makedirs(env["GOCACHE"], exist_ok=True)
         paths.append(env["GOCACHE"])

@@ -37,7 +37,7 @@ CAPABILITY_VERSION_3 = 0x20080522
 SYSCALLS = {"x86_64": {"pivot_root": 155, "mount_setattr": 442},
             "aarch64": {"pivot_root": 41, "mount_setattr": 442}}
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
-DEVICE_LINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
+DEVICE_LINKS = (("/proc/kcore", "core"), ("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
                 ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"))
 NOT_STARTED = 127
 

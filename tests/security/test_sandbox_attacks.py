@@ -4,6 +4,7 @@ is not used every run says so and keeps its outputs out of a shared cache."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -251,3 +252,17 @@ def test_a_run_long_sandbox_that_cannot_run_an_action_says_why(tmp_path, monkeyp
     with pytest.raises(worker_sandbox.SandboxLost, match=r"cannot run an action here \(sandbox: .*/no-such-dir"):
         worker_sandbox.current([str(tmp_path / "no-such-dir")], [], str(tmp_path))
     assert not list(tmp_path.glob("ksbuild-launcher-*"))
+
+
+def test_both_sandboxes_give_an_action_the_same_view(workspace):
+    """Their outputs share action keys (the sandbox mode in the key is `bwrap` for both)."""
+    listing = "ls -a / /dev /tmp .. $HOME $TMPDIR > out.txt; id -u >> out.txt"
+    seen = {}
+    for run_long in ("1", "0"):
+        one_target(workspace, listing)
+        workspace.env["KSBUILD_RUN_LONG_SANDBOX"] = run_long
+        workspace.env["KSBUILD_CACHE_DIR"] = str(workspace.root.parent / f"cache-{run_long}")
+        (workspace.root / "app/out.txt").unlink(missing_ok=True)
+        workspace.doit()
+        seen[run_long] = re.sub(r"ksbuild-[a-z0-9_]{8}", "ksbuild-BOX", workspace.read("app/out.txt"))
+    assert seen["1"] == seen["0"]
