@@ -54,7 +54,7 @@ def check_doit_db(root: str) -> None:
 def write_json(path: str, data, lines: bool = False) -> None:
     """Atomically; with `lines`, one top-level entry per line (readable, and json's fast encoder)."""
     if lines:
-        text = "{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in data.items()) + "\n}\n"
+        text = _lines_document(_entry_line(key, value) for key, value in data.items())
     else:
         text = json.dumps(data)
     write_atomically(path, text.encode())
@@ -78,9 +78,18 @@ def update_json_lines(path: str, updates: dict, entry_ok) -> None:
         write_json(path, known, lines=True)
         return
     pending = dict(updates)
-    kept = [f"{json.dumps(key)}: {json.dumps(pending.pop(key))}" if key in pending else line for key, line in lines]
-    kept += [f"{json.dumps(key)}: {json.dumps(value)}" for key, value in pending.items()]
-    write_atomically(path, ("{\n" + ",\n".join(kept) + "\n}\n").encode())
+    kept = [_entry_line(key, pending.pop(key)) if key in pending else line for key, line in lines]
+    kept += [_entry_line(key, value) for key, value in pending.items()]
+    write_atomically(path, _lines_document(kept).encode())
+
+
+def _entry_line(key: str, value) -> str:
+    return f"{json.dumps(key)}: {json.dumps(value)}"
+
+
+def _lines_document(lines) -> str:
+    """write_json's lines format: one top-level entry per line (_entry_lines reads it back)."""
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _entry_lines(text: str) -> list[tuple[str, str]] | None:

@@ -143,7 +143,9 @@ def current(system: list[str], links: list[tuple[str, str]], parent: str) -> Wor
     if count == 1 and wanted != "1":
         return None  # a run of one action never starts it
     if _current is None or _current.owner != os.getpid() or _current.process.poll() is not None:
-        _current = None  # a parent's (doit forked this worker), or one that ended: never reused
+        if _current is not None and _current.owner == os.getpid():
+            _current.close()  # one that ended: its pipes and directory go with it
+        _current = None  # a parent's (doit forked this worker) is never reused
         try:
             _current = WorkerSandbox(system, links, parent)
         except OSError as err:

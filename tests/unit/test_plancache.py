@@ -1,12 +1,12 @@
 """The plan cache: reused while nothing it was planned from changed, never after."""
 import os
-import time
 
 import pytest
 
 import ksbuild.loader.graph
 from ksbuild.errors import ConfigError
 from ksbuild.loader.plancache import CACHE_FILE, load_graph_cached
+from tests.conftest import age
 
 BUILD = """\
 targets:
@@ -16,15 +16,6 @@ targets:
     outs: [notes.txt]
     cmd: [sh, -c, "cat notes/*.md > notes.txt"]
 """
-
-
-def age(root):
-    """Backdate everything, as in a checkout that was not just written."""
-    old = time.time() - 3600
-    for current, dirs, files in os.walk(root):
-        for name in dirs + files:
-            os.utime(os.path.join(current, name), (old, old))
-    os.utime(root, (old, old))
 
 
 @pytest.fixture

@@ -1,14 +1,12 @@
 """Re-planning what an edit touches (loader.replan): after each kind of edit the graph is the one a
 whole planning gives, and only the touched components were planned again."""
-import os
-import time
-
 import pytest
 
 from ksbuild.errors import ConfigError
 from ksbuild.loader import graph as graph_module
 from ksbuild.loader.graph import load_graph
 from ksbuild.loader.plancache import load_graph_cached
+from tests.conftest import age
 
 WORKSPACE = "components:\n" + "".join(f"  {name}:\n    path: {name}\n" for name in ("lib", "app", "docs"))
 LIB = """\
@@ -47,10 +45,7 @@ def ws(workspace):
                        "app/BUILD.yaml": APP, "app/banner.in": "b\n", "docs/BUILD.yaml": DOCS,
                        "docs/pages/a.md": "a\n"}.items():
         workspace.write(path, text)
-    old = time.time() - 3600
-    for current, dirs, files in os.walk(workspace.root):
-        for name in dirs + files:
-            os.utime(os.path.join(current, name), (old, old))
+    age(workspace.root)
     load_graph_cached(str(workspace.root))  # the cached graph the edits are judged against
     return workspace
 
@@ -106,8 +101,7 @@ def test_a_target_whose_lines_moved_is_planned_again_too(ws, planned):
 def test_an_edit_beside_a_changed_glob_plans_the_whole_component(ws, planned):
     more = "  more:\n    rule: command\n    srcs: [pages/a.md]\n    outs: [more.txt]\n    cmd: [sh, -c, \"{cmd}\"]\n"
     ws.write("docs/BUILD.yaml", DOCS + more.format(cmd="cat pages/a.md > more.txt"))
-    old = time.time() - 3000
-    os.utime(ws.root / "docs/BUILD.yaml", (old, old))
+    age(ws.root / "docs")
     load_graph_cached(str(ws.root))
     planned.clear()
     ws.write("docs/BUILD.yaml", DOCS + more.format(cmd="cat pages/a.md pages/a.md > more.txt"))
