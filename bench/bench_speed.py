@@ -1,8 +1,9 @@
 """Benchmark: ksbuild against plain doit and make over bench_graph's synthetic graph at several sizes,
 interleaved, best of --repeat runs: the no-op, one input edited, one BUILD.yaml edited (a comment,
 then one target's command), the no-op right after, and a cold build (fresh action cache, the strict
-sandbox; best of --cold-repeat at N <= 1,000); then where a no-op's time goes and, from a profiled
-cold build of its own, where one executed action's time goes, by phase.
+sandbox; best of --cold-repeat at N <= 1,000, and again right after deleting the last build's files);
+then where a no-op's time goes and, from a profiled cold build of its own, where one executed
+action's time goes, by phase.
 
     python bench/bench_speed.py [--targets 1000,5000,20000] [--repeat 5] [--no-cold] [--cold-repeat 3]
 
@@ -89,20 +90,24 @@ def _ms(seconds: float) -> str:
 def measure(size: int, base: Path, repeat: int, cold: bool, cold_repeat: int = 3) -> Table:
     ks, plain = make_workspaces(base / f"n{size}", size)
     makefile(ks, plain)
-    env = {**os.environ, "KSBUILD_CACHE_DIR": str(base / f"cache-{size}")}
+    cache = base / f"cache-{size}"
+    env = {**os.environ, "KSBUILD_CACHE_DIR": str(cache)}
     table = Table()
     if cold:  # interleaved, best of cold_repeat (1 above 1,000 targets: minutes at 20,000)
         for _ in range(cold_repeat if size <= 1000 else 1):
-            _from_nothing(ks, plain, base / f"cache-{size}")
+            _from_nothing(ks, plain, cache, base)
             table.add("cold build", "ksbuild", timed(KSBUILD, ks, env))
             table.add("cold build", "plain doit", timed(DOIT, plain))
-            for output in plain.glob("components/*/out/*.txt"):  # make builds them again, from nothing
-                output.unlink()
+            _aside(base, *plain.glob("components/*/out"))  # make builds them again, from nothing
             table.add("cold build", "make", timed(MAKE, plain))
         if size <= 1000:  # where an action's time goes: a run of its own, the profile costs time too
-            _from_nothing(ks, plain, base / f"cache-{size}")
+            _from_nothing(ks, plain, cache, base)
             timed(KSBUILD + ["--profile", str(base / "cold.trace")], ks, env)
             _action_phases(ks, size)
+            for _ in range(cold_repeat):  # the same, right after deleting the last build's files (_from_nothing)
+                _from_nothing(ks, plain, cache, base, delete=True)
+                table.add("cold build after rm -rf", "ksbuild", timed(KSBUILD, ks, env))
+                table.add("cold build after rm -rf", "plain doit", timed(DOIT, plain))
     else:
         timed(KSBUILD, ks, env), timed(DOIT, plain), timed(MAKE, plain)
     time.sleep(2.1)  # past the racy window: the next run writes the plan cache and the snapshot
@@ -128,19 +133,31 @@ def measure(size: int, base: Path, repeat: int, cold: bool, cold_repeat: int = 3
     for _ in range(repeat):
         table.add("no-op after the edits", "ksbuild", timed(KSBUILD, ks, env))
     _noop_phases(ks, env)
-    shutil.rmtree(base / f"n{size}", ignore_errors=True)
+    _aside(base, base / f"n{size}", cache)
     return table
 
 
-def _from_nothing(ks: Path, plain: Path, cache: Path) -> None:
-    """Both workspaces as after a fresh clone: no outputs, no state, an empty action cache."""
-    for root in (ks, plain):
-        for outputs in root.glob("components/*/out"):
-            shutil.rmtree(outputs)
-    for state in (ks / ".ksbuild", cache):
-        shutil.rmtree(state, ignore_errors=True)
-    for database in plain.glob(".doit.sqlite*"):
-        database.unlink()
+def _from_nothing(ks: Path, plain: Path, cache: Path, base: Path, delete: bool = False) -> None:
+    """Both workspaces as after a fresh clone: no outputs, no state, an empty action cache. What the
+    last build left is moved aside, not deleted (unless `delete`): for a minute after thousands of
+    files are deleted, ext4 makes every new file skip the inodes just freed (`recently_deleted`, a
+    tenth of a cold build's samples here), which a build after a fresh clone never meets, and which
+    costs a tool in proportion to the files it creates. The trash goes when every timing is done."""
+    leftovers = [*ks.glob("components/*/out"), *plain.glob("components/*/out"), ks / ".ksbuild", cache,
+                 *plain.glob(".doit.sqlite*")]
+    if delete:
+        for path in leftovers:
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    else:
+        _aside(base, *leftovers)
+
+
+def _aside(base: Path, *paths: Path) -> None:
+    trash = base / "trash"
+    trash.mkdir(exist_ok=True)
+    for path in paths:
+        if path.exists():
+            path.rename(trash / f"{time.monotonic_ns()}-{path.name}")
 
 
 def _action_phases(ks: Path, size: int) -> None:

@@ -11,6 +11,7 @@ _fast_path_for_doit()  # a no-op answered from the last run's snapshot ends here
 import gc as _gc  # noqa: E402
 import os as _os  # noqa: E402
 
+from ksbuild.cache.checker import DigestChecker as _DigestChecker
 from ksbuild.cli.main import faults_end_the_run as _faults_end_the_run
 from ksbuild.cli.main import install_fault_handlers as _install_fault_handlers
 from ksbuild.cli.reporter import RunRecorder as _RunRecorder
@@ -36,6 +37,7 @@ DOIT_CONFIG = {
     "default_tasks": ["build"],
     "dep_file": _DOIT_DB,
     "backend": "sqlite3",
+    "check_file_uptodate": _DigestChecker,  # inputs hashed once, for the action key and for doit alike
     "reporter": _RunRecorder,
 }
 

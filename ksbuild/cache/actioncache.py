@@ -1,8 +1,9 @@
 """The action cache the executor asks: the local store first, then the remote one.
 
-Restoring: entry, then every blob into a staging directory, each verified against its size and
-SHA-256 while it is copied; a remote hit also fills the local store. Saving: blobs first, the entry
-last, so a reader that finds an entry finds its blobs.
+Restoring: entry, then every file into a staging directory, each verified against its size and
+SHA-256 (a small file's content comes inside the entry, checked as it is decoded; a blob while it
+is copied); a remote hit also fills the local store. Saving: blobs first, the entry last, so a
+reader that finds an entry finds its blobs.
 
 What a store holds is hostile input. A malformed, oversized, unsigned (when signatures are
 required) or badly signed entry, or a blob that is not a regular file of the declared size and
@@ -59,23 +60,25 @@ class ActionCache:
         """False only when no store can hold `key`: the restore (and its staging directory) is skipped."""
         return self.remote is not None or self.local.has_entry(key)
 
-    def save(self, key: str, action: ActionSpec, exec_root: str) -> None:
-        """Store what a successful run produced: blobs first, the entry last."""
+    def save(self, key: str, action: ActionSpec, exec_root: str) -> list[entries.OutputFile]:
+        """Store what a successful run produced: blobs first, the entry last. Returns the files, with
+        their digests (none when the cache does not take them)."""
         try:
             files = entries.describe_outputs(exec_root, action)
             data = entries.encode(action, files, key, self._signing_key())
         except entries.Uncacheable as err:
             self._warn(None, f"{action.description} is not cached: {err}")
-            return
+            return []
         stores = [self.local] + ([self.remote] if self.remote is not None and self.remote_writable else [])
         for store in stores:
             try:
-                for file in files:
+                for file in entries.blobs(files):
                     store.put_blob(file.digest, os.path.join(exec_root, file.exec_path),
                                    force=file.digest in self.corrupt)
                 store.put_entry(key, data)
             except StoreError as err:
                 self._give_up(store, err)
+        return files
 
     # -----------------------------------------------------------------------------------------
     def _restore_from(self, store, key: str, action: ActionSpec, staging: str) -> list[entries.OutputFile] | None:
@@ -89,6 +92,9 @@ class ActionCache:
             for file in files:
                 destination = os.path.join(staging, file.exec_path)
                 os.makedirs(os.path.dirname(destination), exist_ok=True)
+                if file.content is not None:  # verified when the entry was decoded
+                    _write_new(destination, file.content, file.mode)
+                    continue
                 try:
                     found = store.get_blob(file.digest, destination, file.size)
                 except Untrusted as err:
@@ -121,7 +127,7 @@ class ActionCache:
     def _fill_local(self, key: str, action: ActionSpec, staging: str, files: list[entries.OutputFile]) -> None:
         """Copy a remote hit into the local store; its entry is signed only when it was verified."""
         try:
-            for file in files:
+            for file in entries.blobs(files):
                 self.local.put_blob(file.digest, os.path.join(staging, file.exec_path),
                                     force=file.digest in self.corrupt)
             verified = self._signing_key() if self.config.require_signature else None
@@ -144,6 +150,13 @@ class ActionCache:
         if text not in self.warned:
             self.warned.add(text)
             sys.stderr.write(text + "\n")
+
+
+def _write_new(path: str, content: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    with os.fdopen(fd, "wb") as writer:
+        writer.write(content)
+        os.fchmod(fd, mode)  # not the umask's
 
 
 def _empty(staging: str) -> None:

@@ -3,14 +3,21 @@
 An entry read from a store is trusted for nothing. It must be at most MAX_ENTRY_SIZE bytes of JSON
 of exactly the expected shape, name at most MAX_ENTRY_FILES files, each a declared output file or a
 plain relative name inside a declared owned directory, no path twice and none inside another (a
-file `zz` and a file `zz/b` cannot both be restored), and each blob is verified against its size
-and digest as it is restored. With a signing key required, its signature must verify too (see
-signing.py). Anything else is InvalidEntry: a miss with a warning, never a failure.
+file `zz` and a file `zz/b` cannot both be restored), and each file's content, inline or a blob, is
+verified against its size and digest as it is restored. With a signing key required, its signature
+must verify too (see signing.py). Anything else is InvalidEntry: a miss with a warning, never a
+failure.
 
-The document (format 1; "signature" is optional, and readers that do not require one ignore it):
+Small files travel inside the entry ("content", base64), as REAPI's ActionResult may carry them:
+one file written or fetched per small action instead of two, one request instead of two to a
+remote. The rest are blobs in the store, by SHA-256.
 
-    {"format": 1,
-     "outputs": [{"path": WORKSPACE PATH, "digest": SHA256, "size": BYTES, "mode": 0..0o777}, ...],
+The document (format 2; "content" and "signature" are optional, and readers that do not require a
+signature ignore it):
+
+    {"format": 2,
+     "outputs": [{"path": WORKSPACE PATH, "digest": SHA256, "size": BYTES, "mode": 0..0o777,
+                  "content": BASE64}, ...],
      "dirs": [{"path": OWNED DIR, "files": [{"name": RELATIVE NAME, "digest": ..., "size": ..., "mode": ...}]}],
      "signature": {"scheme": "hmac-sha256-v1", "mac": HEX}}
 
@@ -19,6 +26,9 @@ canonical form (sorted keys, no spaces, ASCII), which is the form written.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import os
 import re
@@ -29,12 +39,15 @@ from ksbuild.cache import signing
 from ksbuild.cache.config import MAX_BLOB_SIZE, MAX_ENTRY_FILES, MAX_ENTRY_SIZE
 from ksbuild.model import ActionSpec
 
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2
+INLINE_FILE_LIMIT = 16 * 1024  # bytes of a file kept inside its entry
+INLINE_TOTAL_LIMIT = 256 * 1024  # bytes of all an entry's inline files: base64 of it fits MAX_ENTRY_SIZE easily
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _FIELDS = {"format", "outputs", "dirs", "signature"}
 _OUTPUT_FIELDS = {"path", "digest", "size", "mode"}
 _DIR_FIELDS = {"path", "files"}
 _NAME_FIELDS = {"name", "digest", "size", "mode"}
+_CONTENT = "content"
 
 
 class InvalidEntry(Exception):
@@ -53,6 +66,7 @@ class OutputFile:
     digest: str
     size: int
     mode: int
+    content: bytes | None = None  # kept inside the entry (a small file), else a blob
 
 
 def describe_outputs(exec_root: str, action: ActionSpec) -> list[OutputFile]:
@@ -65,26 +79,37 @@ def describe_outputs(exec_root: str, action: ActionSpec) -> list[OutputFile]:
                   for name in sorted(files_under(os.path.join(exec_root, exec_dir)))]
     if len(pairs) > MAX_ENTRY_FILES:
         raise Uncacheable(f"{len(pairs)} output files, more than an entry may name ({MAX_ENTRY_FILES})")
-    files, seen = [], set()
+    files, seen, inline_left = [], set(), INLINE_TOTAL_LIMIT
     for exec_path, workspace_path in pairs:
         if exec_path not in seen:  # an owned directory inside another lists its files twice
             seen.add(exec_path)
-            files.append(_describe(exec_root, exec_path, workspace_path))
+            file = _describe(exec_root, exec_path, workspace_path, inline_left)
+            inline_left -= file.size if file.content is not None else 0
+            files.append(file)
     return files
 
 
-def _describe(exec_root: str, exec_path: str, workspace_path: str) -> OutputFile:
-    import hashlib
-
-    path = os.path.join(exec_root, exec_path)
-    found = os.lstat(path)
-    if not stat.S_ISREG(found.st_mode):
-        raise Uncacheable(f"{workspace_path} is not a regular file (a symbolic link?)")
-    if found.st_size > MAX_BLOB_SIZE:
-        raise Uncacheable(f"{workspace_path} is larger than a cached file may be ({MAX_BLOB_SIZE} bytes)")
-    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    return OutputFile(exec_path, workspace_path, digest, found.st_size, found.st_mode & 0o777)
+def _describe(exec_root: str, exec_path: str, workspace_path: str, inline_left: int) -> OutputFile:
+    """One output file, read once: a small one is kept whole (to go inside the entry), a larger one
+    only hashed."""
+    try:
+        fd = os.open(os.path.join(exec_root, exec_path), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # a link (ELOOP), a socket (ENXIO)
+        raise Uncacheable(f"{workspace_path} is not a regular file (a symbolic link?)") from None
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            raise Uncacheable(f"{workspace_path} is not a regular file (a symbolic link?)")
+        if found.st_size > MAX_BLOB_SIZE:
+            raise Uncacheable(f"{workspace_path} is larger than a cached file may be ({MAX_BLOB_SIZE} bytes)")
+        if found.st_size > min(INLINE_FILE_LIMIT, inline_left):
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            return OutputFile(exec_path, workspace_path, digest, found.st_size, found.st_mode & 0o777)
+        content = handle.read(found.st_size + 1)
+    if len(content) != found.st_size:
+        raise Uncacheable(f"{workspace_path} changed while it was read")
+    return OutputFile(exec_path, workspace_path, hashlib.sha256(content).hexdigest(), found.st_size,
+                      found.st_mode & 0o777, content)
 
 
 def encode(action: ActionSpec, files: list[OutputFile], key: str = "", signing_key: bytes | None = None) -> bytes:
@@ -94,6 +119,8 @@ def encode(action: ActionSpec, files: list[OutputFile], key: str = "", signing_k
     for file in files:
         directory = next((d for d in dirs if file.workspace_path.startswith(d + "/")), None)
         row = {"digest": file.digest, "size": file.size, "mode": file.mode}
+        if file.content is not None:
+            row[_CONTENT] = base64.b64encode(file.content).decode("ascii")
         if directory is None:
             outputs.append({"path": file.workspace_path, **row})
         else:
@@ -104,8 +131,19 @@ def encode(action: ActionSpec, files: list[OutputFile], key: str = "", signing_k
     if signing_key is not None:
         data = signing.canonical(dict(entry, signature=signing.signature(signing_key, key, data)))
     if len(data) > MAX_ENTRY_SIZE:
+        if any(file.content is not None for file in files):  # too many names to carry contents too
+            return encode(action, [_as_blob(file) for file in files], key, signing_key)
         raise Uncacheable(f"its entry would be {len(data)} bytes, more than an entry may ({MAX_ENTRY_SIZE})")
     return data
+
+
+def blobs(files: list[OutputFile]) -> list[OutputFile]:
+    """The files whose content is stored apart from the entry."""
+    return [file for file in files if file.content is None]
+
+
+def _as_blob(file: OutputFile) -> OutputFile:
+    return OutputFile(file.exec_path, file.workspace_path, file.digest, file.size, file.mode)
 
 
 def decode(data: bytes, action: ActionSpec, key: str = "", signing_key: bytes | None = None) -> list[OutputFile]:
@@ -170,7 +208,8 @@ def _unique_keys(pairs: list) -> dict:
 
 
 def _rows(value, fields: set[str]) -> list[dict]:
-    if not isinstance(value, list) or not all(isinstance(row, dict) and set(row) == fields for row in value):
+    if not isinstance(value, list) or not all(isinstance(row, dict) and set(row) - {_CONTENT} == fields
+                                              and (_CONTENT not in row or "digest" in fields) for row in value):
         raise InvalidEntry(f"is malformed (expected a list of {{{', '.join(sorted(fields))}}})")
     return value
 
@@ -208,7 +247,23 @@ def _file(exec_path: str, workspace_path: str, row: dict) -> OutputFile:
     if not (isinstance(digest, str) and _DIGEST.fullmatch(digest)) or type(size) is not int or type(mode) is not int \
             or not 0 <= size <= MAX_BLOB_SIZE or not 0 <= mode <= 0o777:
         raise InvalidEntry(f"has a bad digest, size or mode for {_short(workspace_path)}")
-    return OutputFile(exec_path, workspace_path, digest, size, mode)
+    return OutputFile(exec_path, workspace_path, digest, size, mode, _content(row, workspace_path))
+
+
+def _content(row: dict, workspace_path: str) -> bytes | None:
+    """A row's inline content, checked against its size and digest like a blob; None when it has none."""
+    if _CONTENT not in row:
+        return None
+    encoded = row[_CONTENT]
+    try:
+        if not isinstance(encoded, str) or len(encoded) > 4 * (row["size"] + 2) // 3 + 4:
+            raise ValueError
+        content = base64.b64decode(encoded.encode("ascii"), validate=True)
+    except (ValueError, UnicodeError, binascii.Error):
+        raise InvalidEntry(f"has malformed content for {_short(workspace_path)}") from None
+    if len(content) != row["size"] or hashlib.sha256(content).hexdigest() != row["digest"]:
+        raise InvalidEntry(f"has content for {_short(workspace_path)} that does not match its size and digest")
+    return content
 
 
 def _short(value) -> str:

@@ -9,7 +9,7 @@ from typing import Callable
 
 from ksbuild.model import ActionSpec, action_parts, digest_of
 
-KEY_FORMAT = 1
+KEY_FORMAT = 2  # 2: entries carry small files inline (cache.entry format 2)
 BUILTINS_VERSION = 1  # bump when an in-process builtin's output changes
 
 

@@ -39,6 +39,7 @@ class KeyBook:
         if self.keys:
             record = {"task": self.task, "actions": [key.record() for key in self.keys]}
             self.stat_cache.set_key_record(self.task, json.dumps(record))
+        self.stat_cache.flush()  # one transaction per target: a worker of doit -n may end without a goodbye
 
 
 def _go_identity(action: ActionSpec) -> list[str]:

@@ -35,9 +35,9 @@ def exit_now(code: int) -> None:
     digests = sys.modules.get("ksbuild.cache.digests")
     if digests is not None:
         digests.close_all()
-    sandbox = sys.modules.get("ksbuild.exec.worker_sandbox")
-    if sandbox is not None:
-        sandbox.stop(wait=False)  # killed: it ends with this process anyway
+    sandboxes = sys.modules.get("ksbuild.exec.sandbox")
+    if sandboxes is not None:
+        sandboxes.end_of_process()  # the run-long sandbox, and the directory of this run's sandboxes
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -27,12 +27,16 @@ def commit_files(root: str, exec_root: str, pairs) -> None:
     try:
         for exec_path, workspace_path in pairs:
             source, destination = os.path.join(exec_root, exec_path), os.path.join(root, workspace_path)
-            if _same(source, destination):
+            if _same(source, destination, root):
                 continue
-            os.makedirs(os.path.dirname(destination), exist_ok=True)
-            _check_inside(root, destination)
-            handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(destination)}.ksbuild-",
-                                                 dir=os.path.dirname(destination))
+            directory = os.path.dirname(destination)
+            _check_inside(root, directory)  # before a directory is made: never one outside the workspace
+            prefix = f".{os.path.basename(destination)}.ksbuild-"
+            try:
+                handle, temporary = tempfile.mkstemp(prefix=prefix, dir=directory)
+            except FileNotFoundError:
+                os.makedirs(directory, exist_ok=True)
+                handle, temporary = tempfile.mkstemp(prefix=prefix, dir=directory)
             staged.append((temporary, destination))
             try:
                 copy_file(source, temporary, into=handle)
@@ -102,15 +106,12 @@ def write_dir_manifest(root: str, workspace_dir: str, files: list[str]) -> None:
     write_if_changed(os.path.join(root, dir_manifest(workspace_dir)), "".join(lines).encode())
 
 
-def _check_inside(root: str, destination: str) -> None:
+def _check_inside(root: str, directory: str) -> None:
     """Never write through a link that leaves the workspace (a committed `gen -> /elsewhere`)."""
-    real_root, real_dir = _real_root(root), os.path.realpath(os.path.dirname(destination))
+    real_root, real_dir = _real_root(root), _real_directory(directory)
     if real_dir != real_root and not real_dir.startswith(real_root + os.sep):
-        raise OutsideWorkspace(f"{os.path.relpath(destination, root)} would be written to {real_dir}, outside the "
-                               "workspace, through a symbolic link")
-    if os.path.islink(destination):
-        raise OutsideWorkspace(f"{os.path.relpath(destination, root)} is a symbolic link; ksbuild does not write "
-                               "through it")
+        raise OutsideWorkspace(f"{os.path.relpath(directory, root)}/ leads to {real_dir}, outside the workspace, "
+                               "through a symbolic link")
 
 
 @lru_cache(maxsize=8)
@@ -119,11 +120,23 @@ def _real_root(root: str) -> str:
     return os.path.realpath(root)
 
 
-def _same(source: str, destination: str) -> bool:
+@lru_cache(maxsize=4096)
+def _real_directory(directory: str) -> str:
+    """Where a directory of outputs really is, resolved once per process: its links are the
+    checkout's (git's), and no action can make one in the workspace."""
+    return os.path.realpath(directory)
+
+
+def _same(source: str, destination: str, root: str) -> bool:
+    """Whether `destination` already holds what `source` does (then it is left alone); a link there is
+    refused, never written through."""
     try:
-        there = os.stat(destination)
+        there = os.lstat(destination)
     except OSError:
         return False
+    if stat.S_ISLNK(there.st_mode):
+        raise OutsideWorkspace(f"{os.path.relpath(destination, root)} is a symbolic link; ksbuild does not write "
+                               "through it")
     if not stat.S_ISREG(there.st_mode) or (os.stat(source).st_mode & 0o777) != (there.st_mode & 0o777):
         return False
     return filecmp.cmp(source, destination, shallow=False)

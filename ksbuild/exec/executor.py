@@ -10,7 +10,6 @@ import hashlib
 import os
 import re
 import shlex
-import shutil
 import stat
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from ksbuild.cache.keybook import KeyBook
 from ksbuild.exec import isolation
 from ksbuild.exec.builtins import BUILTINS
 from ksbuild.exec.pending import Pending
-from ksbuild.exec.sandbox import Sandbox, files_under, make_sandbox, sandbox_parent
+from ksbuild.exec.sandbox import Sandbox, files_under, make_sandbox, remove_tree, run_directory
 from ksbuild.model import SCRATCH, ActionSpec
 from ksbuild.profile import phase, target as profiled_target
 from ksbuild.profile.heartbeat import Heartbeat
@@ -99,7 +98,7 @@ def _run_target(root: str, task: str, rule: str, actions: tuple[ActionSpec, ...]
         values["dir_files"] = produced
     from ksbuild.state import write_task_outputs
 
-    write_task_outputs(root, task, output_signatures(root, actions, produced))  # not in doit's values: they
+    write_task_outputs(root, task, output_signatures(root, actions, produced, pending.digests))  # not in doit's values: they
     return values  # are read back on every run, and the no-op reads one merged file instead
 
 
@@ -128,19 +127,15 @@ def run_action(action: ActionSpec, pending: Pending, cache=None, key: str | None
         declared = {p for p, _ in action.inputs} | {p for p, _ in action.outputs}
         undeclared = sorted(p for p in found - declared
                             if not p.startswith(inside_dirs) and f"{SCRATCH}/" not in f"/{p}")
+        saved = []
         if cache is not None and key:
             with phase(task, index, "upload", action.mnemonic):
-                cache.save(key, action, box.root)
+                saved = cache.save(key, action, box.root)
     except BaseException:
-        if keep:  # kept on purpose: the next run's clean-up of dead runs' sandboxes leaves it alone
-            try:
-                os.unlink(os.path.join(box.base, ".owner"))
-            except OSError:
-                pass
-        else:
-            shutil.rmtree(box.base, ignore_errors=True)
+        if not keep:  # a kept one is no run's: the next run's clean-up of dead runs' sandboxes leaves it
+            remove_tree(box.base)
         raise
-    pending.add(box.root, action, box.base)
+    pending.add(box.root, action, box.base, {file.workspace_path: file.digest for file in saved})
     if undeclared:
         shown = ", ".join(undeclared[:10]) + (f" and {len(undeclared) - 10} more" if len(undeclared) > 10 else "")
         return [f"ksbuild: {action.description}: dropped undeclared file(s): {shown}"]
@@ -161,28 +156,35 @@ def _not_regular(box: Sandbox, action: ActionSpec, found: set[str]) -> list[str]
 def _restore(action: ActionSpec, pending: Pending, cache, key: str) -> str | None:
     """Lay out the cached outputs of `key` for the commit, if the cache has them; returns where they
     came from."""
-    staging = tempfile.mkdtemp(prefix="ksbuild-restore-", dir=sandbox_parent())
+    staging = tempfile.mkdtemp(prefix="restore-", dir=run_directory())
     try:
         source = cache.restore(key, action, staging)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging)
         raise
     if source is None:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging)
         return None
     pending.add(staging, action, staging)
     return source
 
 
-def output_signatures(root: str, actions, produced: dict[str, list[str]]) -> dict[str, list]:
+def output_signatures(root: str, actions, produced: dict[str, list[str]],
+                      known: dict[str, str] | None = None) -> dict[str, list]:
     """Each output's size, mtime and SHA-256 as committed: an output edited since (by hand, or by a
-    checkout) makes the target out of date (see cli.outputs)."""
+    checkout) makes the target out of date (see cli.outputs). `known`: the SHA-256 of what was
+    committed, by workspace path, where the cache already took it (not read again)."""
     paths = [workspace for action in actions for _, workspace in action.outputs]
     paths += [f"{directory}/{name}" for directory, names in produced.items() for name in names]
     signatures = {}
+    known = known or {}
     for path in dict.fromkeys(paths):
         full = os.path.join(root, path)
         try:
+            if path in known:
+                stat = os.stat(full)
+                signatures[path] = [stat.st_size, stat.st_mtime_ns, known[path]]
+                continue
             with open(full, "rb") as handle:
                 stat = os.fstat(handle.fileno())
                 signatures[path] = [stat.st_size, stat.st_mtime_ns, hashlib.file_digest(handle, "sha256").hexdigest()]

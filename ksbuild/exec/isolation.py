@@ -83,10 +83,10 @@ def run(argv, box, action: ActionSpec, env: dict[str, str], stdout_path: str = "
     exit code, and what it printed (only its stderr when its stdout goes to `stdout_path`)."""
     if mode() == "bwrap" and not action.network:
         from ksbuild.exec import worker_sandbox
-        from ksbuild.exec.sandbox import sandbox_parent
+        from ksbuild.exec.sandbox import run_directory
 
         try:
-            sandbox = worker_sandbox.current(*_system_parts(), sandbox_parent())
+            sandbox = worker_sandbox.current(*_system_parts(), run_directory())
         except worker_sandbox.SandboxLost as err:  # KSBUILD_RUN_LONG_SANDBOX=1, and it cannot run here
             raise SandboxFailed(str(err)) from None
         if sandbox is not None:
@@ -102,9 +102,20 @@ def run(argv, box, action: ActionSpec, env: dict[str, str], stdout_path: str = "
                 raise CannotStart(message)
             if message:
                 raise SandboxFailed(message)
-            with open(output, "rb") as printed:
-                return code, printed.read().decode(errors="replace")
+            return code, _printed(output)
     return _run_process(wrap(argv, box, action, env, network=action.network), box, action, env, stdout_path)
+
+
+def _printed(path: str) -> str:
+    """What the action printed, from its output file (most print nothing)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks).decode(errors="replace")
+    finally:
+        os.close(fd)
 
 
 def _run_process(command: list[str], box, action: ActionSpec, env: dict[str, str], stdout_path: str):

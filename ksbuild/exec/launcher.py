@@ -14,8 +14,11 @@ whatever it left behind in the PID namespace before it reports: no leftover can 
 
 Protocol on stdin/stdout, each message a 4-byte big-endian length and a marshal'd value. First
 the set-up {mountpoint, system, links}; the launcher answers b"ready" once it can run actions.
-Then requests {id, argv, env, cwd, ro, rw, stdout, output}, each answered (id, exit code, message)
-by the action's init itself: the message says why the command never started (exit code 127).
+Then requests {id, argv, env, cwd, ro, rw, stdout, output}, one at a time: the waiting init reads
+the request from the launcher's input itself and answers (id, exit code, message) on its output,
+no hop through the launcher either way; the message says why the command never started (exit
+code 127). An init that ends without answering (killed) gets an answer from the launcher, (-1,
+127, why), and the launcher ends: a request or an answer may have been cut in half.
 """
 import ctypes
 import errno
@@ -40,6 +43,8 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 DEVICE_LINKS = (("/proc/kcore", "core"), ("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
                 ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"))
 NOT_STARTED = 127
+INPUT_ENDED = 3  # an init's exit status: ksbuild closed the launcher's input, the launcher ends
+REQUESTS, REPLIES = 0, 1  # the launcher's input and output, shared by each init it forks
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
@@ -120,10 +125,9 @@ def enter_root(root, request):
     check(libc.umount2(b".", MNT_DETACH), "detach the old root")
 
 
-def action_init(setup, requests, replies):
+def action_init(setup):
     """PID 1 of one action's namespaces: prepare, wait for the action, run it, end everything it
-    started, answer ksbuild itself (`replies` is the launcher's own output: one hop less). Never
-    returns; exits 0 once it has answered."""
+    started, answer ksbuild itself. Never returns; exits 0 once it has answered."""
     request, code, message = None, NOT_STARTED, ""
     try:
         try:
@@ -133,9 +137,9 @@ def action_init(setup, requests, replies):
             prepare_root(setup)
         except Exception as err:  # noqa: BLE001 (the action's answer says it)
             message = f"sandbox: {err}"
-        request = read_message(requests)
+        request = read_message(REQUESTS)
         if request is None:
-            os._exit(0)
+            os._exit(INPUT_ENDED)
         if not message:
             code, message = run_command(setup["mountpoint"], request)
     except BaseException as err:  # noqa: B036 (a forked child never returns)
@@ -143,7 +147,7 @@ def action_init(setup, requests, replies):
     try:
         end_the_rest()
         if request is not None:
-            write_message(replies, (request["id"], code, message))
+            write_message(REPLIES, (request["id"], code, message))
     finally:
         os._exit(0 if request is not None else NOT_STARTED)
 
@@ -197,66 +201,70 @@ def find_program(name, path):
     return None
 
 
-def read_message(stream):
-    head = stream.read(4)
-    if len(head) < 4:
+def read_message(fd):
+    """The next message on `fd`, read to its last byte and never past it (the next init reads the
+    next one); None at the end of the input."""
+    head = read_exactly(fd, 4)
+    if head is None:
         return None
-    return marshal.loads(stream.read(struct.unpack(">I", head)[0]))
+    body = read_exactly(fd, struct.unpack(">I", head)[0])
+    if body is None:
+        raise EOFError("the input ended inside a message")
+    return marshal.loads(body)
 
 
-def write_message(stream, value):
+def read_exactly(fd, size):
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def write_message(fd, value):
     data = marshal.dumps(value)
-    stream.write(struct.pack(">I", len(data)) + data)
-    stream.flush()
+    data = struct.pack(">I", len(data)) + data
+    while data:
+        data = data[os.write(fd, data):]
 
 
 class Init:
-    """The next action's init, prepared ahead."""
+    """The next action's init, prepared ahead: it reads its request itself."""
 
-    def __init__(self, setup, own_pid_namespace, replies):
-        request_read, request_write = os.pipe()
+    def __init__(self, setup, own_pid_namespace):
         check(libc.unshare(CLONE_NEWPID), "unshare the PID namespace")  # for the next child only
         try:
             self.pid = os.fork()
             if self.pid == 0:
-                os.close(request_write)
-                action_init(setup, os.fdopen(request_read, "rb"), replies)
+                action_init(setup)
         finally:
             check(libc.setns(own_pid_namespace, CLONE_NEWPID), "setns")  # so the next init can unshare
-        os.close(request_read)
-        self.requests = os.fdopen(request_write, "wb")
 
-    def run(self, request, replies):
-        """Hand the init its action and wait for it to end. An init that ended without answering
-        (killed) gets an answer here; should it have answered after all, ksbuild drops the second
-        one by its id."""
-        try:
-            write_message(self.requests, request)
-        except BrokenPipeError:
-            pass
-        self.requests.close()
-        _, status = os.waitpid(self.pid, 0)
-        if status != 0:
-            write_message(replies, (request["id"], NOT_STARTED, "sandbox: the action's init ended without an "
-                                                               f"answer (exit {os.waitstatus_to_exitcode(status)})"))
+    def wait(self):
+        """Its exit status, once it has ended: 0 when it answered."""
+        return os.waitpid(self.pid, 0)[1]
 
 
 def main():
     if not NUMBERS:
         sys.stderr.write(f"ksbuild launcher: no system call numbers for {os.uname().machine}\n")
         return 2
-    requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    setup = read_message(requests)
+    setup = read_message(REQUESTS)
     give_up_privileges_for_good()
     own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    ready = Init(setup, own_pid_namespace, replies)
-    write_message(replies, b"ready")
+    init = Init(setup, own_pid_namespace)
+    write_message(REPLIES, b"ready")
     while True:
-        request = read_message(requests)
-        if request is None:
+        status = init.wait()
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == INPUT_ENDED:
             return 0
-        ready.run(request, replies)
-        ready = Init(setup, own_pid_namespace, replies)
+        if status != 0:
+            write_message(REPLIES, (-1, NOT_STARTED, "sandbox: the action's init ended without an answer "
+                                                      f"(exit {os.waitstatus_to_exitcode(status)})"))
+            return 1
+        init = Init(setup, own_pid_namespace)
 
 
 if __name__ == "__main__":

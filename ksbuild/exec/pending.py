@@ -8,10 +8,10 @@ in the last action leaves the workspace exactly as it was.
 from __future__ import annotations
 
 import os
-import shutil
 
 from ksbuild.cache.digests import sha256_file
 from ksbuild.exec.commit import commit_dir, commit_files, write_dir_manifest
+from ksbuild.exec.sandbox import remove_tree
 from ksbuild.model import ActionSpec
 
 
@@ -22,6 +22,7 @@ class Pending:
         self.dirs: dict[str, str] = {}  # owned workspace directory -> absolute directory of its new content
         self.steps: list[tuple[str, ActionSpec]] = []  # (execution root, action), in order
         self.scratch: list[str] = []  # directories to remove when the target is done
+        self.digests: dict[str, str] = {}  # workspace path -> SHA-256 of its new content, where known
 
     def source(self, workspace_path: str) -> str:
         """Where an input's current content is: an earlier action's output, or the workspace."""
@@ -45,9 +46,15 @@ class Pending:
             return stat_cache.digest(workspace_path)
         return sha256_file(source)
 
-    def add(self, exec_root: str, action: ActionSpec, scratch: str) -> None:
-        """Outputs of `action`, laid out under `exec_root`, wait for the commit."""
+    def add(self, exec_root: str, action: ActionSpec, scratch: str, digests: dict[str, str] | None = None) -> None:
+        """Outputs of `action`, laid out under `exec_root`, wait for the commit; `digests`: the
+        SHA-256 of some of them, taken already."""
         self.scratch.append(scratch)
+        replaced = {workspace for _, workspace in action.outputs}  # an earlier action's digests of them are stale
+        below = tuple(workspace + "/" for _, workspace in action.output_dirs)
+        self.digests = {path: digest for path, digest in self.digests.items()
+                        if path not in replaced and not path.startswith(below)}
+        self.digests.update(digests or {})
         self.steps.append((exec_root, action))
         for exec_path, workspace_path in action.outputs:
             self.files[workspace_path] = os.path.join(exec_root, exec_path)
@@ -69,7 +76,7 @@ class Pending:
 
     def close(self) -> None:
         for directory in self.scratch:
-            shutil.rmtree(directory, ignore_errors=True)
+            remove_tree(directory)
         self.scratch = []
 
     def _pending_dir(self, workspace_path: str) -> str | None:

@@ -1,4 +1,5 @@
-"""A fresh execution root per action, holding copies of the declared inputs and nothing else."""
+"""A fresh execution root per action, holding copies of the declared inputs and nothing else; the
+execution roots of a process live in a directory of its own (run_directory)."""
 from __future__ import annotations
 
 import errno
@@ -84,14 +85,25 @@ def go_build_cache() -> str:
 def make_sandbox(action: ActionSpec, source) -> Sandbox:
     """A fresh sandbox holding the action's inputs, read from `source(workspace path)` and
     `source_dir(workspace dir)` (a Pending's, so earlier actions' outputs are seen), and its output
-    directories, empty. The caller removes `box.base`. An input inside one of the action's own
-    output directories is not staged: a generator writes that directory, it does not read it."""
-    base = tempfile.mkdtemp(prefix="ksbuild-", dir=sandbox_parent())
+    directories, empty. The caller removes `box.base` (remove_tree). An input inside one of the
+    action's own output directories is not staged: a generator writes that directory, it does not
+    read it."""
+    if os.environ.get("KSBUILD_KEEP_SANDBOX") == "1":  # owned by no run: exec.stale never removes it
+        base = tempfile.mkdtemp(prefix="ksbuild-", dir=sandbox_parent())
+    else:
+        base = tempfile.mkdtemp(prefix="box-", dir=run_directory())
     box = Sandbox(base=base, root=os.path.join(base, "root"))
+    made = {base}
+
+    def make(directory: str) -> None:  # os.makedirs, once per directory of this box
+        if directory not in made:
+            os.makedirs(directory, exist_ok=True)
+            made.add(directory)
+
     try:
-        with open(os.path.join(base, ".owner"), "w") as mark: mark.write(str(os.getpid()))  # noqa: E701, exec.stale
-        for name in ("root", "home", "tmp"):
+        for name in ("root", "home", "tmp"):  # in a new directory
             os.mkdir(os.path.join(base, name))
+            made.add(os.path.join(base, name))
         for exec_path, workspace_path in action.input_dirs:
             shutil.copytree(source.source_dir(workspace_path), box.path(exec_path), dirs_exist_ok=True)
         owned = tuple(exec_dir + "/" for exec_dir, _ in action.output_dirs)
@@ -99,17 +111,69 @@ def make_sandbox(action: ActionSpec, source) -> Sandbox:
             if exec_path.startswith(owned):
                 continue
             destination = box.path(exec_path)
-            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            make(os.path.dirname(destination))
             copy_file(source.source(workspace_path), destination)
-        os.makedirs(box.path(action.cwd), exist_ok=True)
+        make(box.path(action.cwd))
         for exec_path, _ in action.outputs:
-            os.makedirs(os.path.dirname(box.path(exec_path)), exist_ok=True)
+            make(os.path.dirname(box.path(exec_path)))
         for exec_path, _ in action.output_dirs:
-            os.makedirs(box.path(exec_path), exist_ok=True)
+            make(box.path(exec_path))
     except BaseException:
-        shutil.rmtree(base, ignore_errors=True)
+        remove_tree(base)
         raise
     return box
+
+
+_run_directory: tuple[int, str] | None = None  # (process id, path)
+
+
+def run_directory() -> str:
+    """This process's directory of sandboxes (`ksbuild-run-*` in sandbox_parent()), marked with its
+    process id: exec.stale removes it, and whatever is left in it, once the process is gone."""
+    global _run_directory
+    if _run_directory is None or _run_directory[0] != os.getpid():  # a worker forked by doit -n: its own
+        from ksbuild.exec.stale import OWNER_FILE
+
+        from multiprocessing.util import Finalize
+
+        path = tempfile.mkdtemp(prefix="ksbuild-run-", dir=sandbox_parent())
+        with open(os.path.join(path, OWNER_FILE), "w") as mark:
+            mark.write(str(os.getpid()))
+        _run_directory = (os.getpid(), path)
+        Finalize(None, end_of_process, exitpriority=1)  # how a worker of doit -n ends (cli.main: the others)
+    return _run_directory[1]
+
+
+def end_of_process() -> None:
+    """This process's sandboxes are all gone by now: its run-long sandbox and their directory go too."""
+    global _run_directory
+    import sys
+
+    worker_sandbox = sys.modules.get("ksbuild.exec.worker_sandbox")
+    if worker_sandbox is not None:
+        worker_sandbox.stop(wait=False)  # killed: it would end with this process anyway
+    if _run_directory is not None and _run_directory[0] == os.getpid():
+        shutil.rmtree(_run_directory[1], ignore_errors=True)
+    _run_directory = None
+
+
+def remove_tree(path: str) -> None:
+    """Remove a sandbox's directory (or a restore's), in half the system calls of shutil.rmtree: the
+    action that wrote it has ended, every process of it too, so nothing moves under the walk; a
+    link is removed, never followed. What it cannot remove (a directory the action made
+    unreadable), shutil.rmtree tries."""
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    remove_tree(entry.path)
+                else:
+                    os.unlink(entry.path)
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def copy_file(source: str, destination: str, into: int | None = None) -> None:

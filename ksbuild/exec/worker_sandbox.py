@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 
-from ksbuild.exec.stale import OWNER_FILE
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.py")
 
@@ -32,9 +31,7 @@ class WorkerSandbox:
     def __init__(self, system: list[str], links: list[tuple[str, str]], parent: str):
         self.owner = os.getpid()
         self.sequence = 0
-        self.directory = tempfile.mkdtemp(prefix="ksbuild-launcher-", dir=parent)
-        with open(os.path.join(self.directory, OWNER_FILE), "w") as mark:
-            mark.write(str(self.owner))  # exec.stale removes it once this process is gone
+        self.directory = tempfile.mkdtemp(prefix="launcher-", dir=parent)  # exec.stale removes it with its run's
         self.mountpoint = os.path.join(self.directory, "root")
         os.mkdir(self.mountpoint)
         command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user",
@@ -76,7 +73,7 @@ class WorkerSandbox:
                 reply = self._receive()
                 if reply is None:
                     raise SandboxLost(self._stopped())
-                if reply[0] == self.sequence:  # an earlier action's second answer is dropped
+                if reply[0] in (self.sequence, -1):  # -1: the launcher's, for an init that died
                     return reply[1], reply[2]
         except SandboxLost:
             raise

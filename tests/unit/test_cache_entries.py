@@ -1,9 +1,13 @@
 """Entries from a store are trusted for nothing; keys change with what changes outputs."""
+import base64
+import hashlib
 import json
+from dataclasses import replace
 
 import pytest
 
 from ksbuild.cache import entry as entries
+from ksbuild.cache.config import MAX_ENTRY_SIZE
 from ksbuild.cache.digests import StatCache
 from ksbuild.cache.key import action_key as key_of, explain_miss
 from ksbuild.exec.pending import Pending
@@ -15,7 +19,7 @@ DIGEST = "ab" * 32
 
 
 def encoded(outputs, dirs) -> bytes:
-    return json.dumps({"format": 1, "outputs": outputs, "dirs": dirs}).encode()
+    return json.dumps({"format": 2, "outputs": outputs, "dirs": dirs}).encode()
 
 
 def good_dirs(files=()):
@@ -144,3 +148,64 @@ def test_decoding_garbage_only_ever_raises_invalid_entry():
             entries.decode(bytes(data), ACTION, "c" * 64, b"0123456789abcdef0123" if chance.random() < 0.5 else None)
         except entries.InvalidEntry:
             pass
+
+
+def _described(tmp_path, files: dict[str, bytes]) -> list:
+    for path, content in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(content)
+    return entries.describe_outputs(str(tmp_path), ACTION)
+
+
+def test_small_files_travel_inside_the_entry_and_large_ones_as_blobs(tmp_path):
+    large = b"x" * (entries.INLINE_FILE_LIMIT + 1)
+    files = _described(tmp_path, {"mod/out.txt": large, "mod/gen/a.go": b"package gen\n", "mod/gen/empty": b""})
+    assert [(f.workspace_path, f.content) for f in files] == [
+        ("app/out.txt", None), ("app/gen/a.go", b"package gen\n"), ("app/gen/empty", b"")]
+    assert [f.workspace_path for f in entries.blobs(files)] == ["app/out.txt"]
+    decoded = entries.decode(entries.encode(ACTION, files, "c" * 64, b"0123456789abcdef0123"), ACTION, "c" * 64,
+                             b"0123456789abcdef0123")
+    assert decoded == files
+
+
+def test_inline_contents_stop_at_the_entry_budget(tmp_path):
+    each = entries.INLINE_FILE_LIMIT
+    count = entries.INLINE_TOTAL_LIMIT // each + 2
+    files = _described(tmp_path, {"mod/out.txt": b"o", **{f"mod/gen/{i:03}": bytes([i]) * each for i in range(count)}})
+    inline = [f for f in files if f.content is not None]
+    assert sum(f.size for f in inline) <= entries.INLINE_TOTAL_LIMIT
+    assert len(entries.blobs(files)) >= 2
+
+
+def test_an_entry_that_would_be_too_large_with_its_contents_goes_without_them():
+    many = ActionSpec(mnemonic="Gen", description="gen", argv=("gen",), inputs=(), outputs=(),
+                      output_dirs=(("mod/gen", "app/gen"),))
+    content = b"package gen\n" * 20
+    files = [entries.OutputFile(f"mod/gen/{'n' * 150}{i:05}.go", f"app/gen/{'n' * 150}{i:05}.go",
+                                hashlib.sha256(content).hexdigest(), len(content), 0o644, content) for i in range(3000)]
+    data = entries.encode(many, files)
+    assert len(data) <= MAX_ENTRY_SIZE and b'"content"' not in data
+    assert entries.blobs(entries.decode(data, many)) == entries.blobs([replace(f, content=None) for f in files])
+
+
+@pytest.mark.parametrize("content, reason", [
+    (base64.b64encode(b"abd").decode(), "does not match its size and digest"),
+    (base64.b64encode(b"abcd").decode(), "does not match its size and digest"),
+    ("YWJj!", "malformed content"),
+    ("YWJj\n", "malformed content"),
+    (12, "malformed content"),
+    ("QUFB" * 1000, "malformed content"),  # far longer than its size: refused before it is decoded
+])
+def test_inline_content_is_checked_like_a_blob(content, reason):
+    row = {"path": "app/out.txt", "digest": hashlib.sha256(b"abc").hexdigest(), "size": 3, "mode": 0o644,
+           "content": content}
+    with pytest.raises(entries.InvalidEntry, match=reason):
+        entries.decode(encoded([row], good_dirs()), ACTION)
+
+
+def test_content_belongs_only_on_file_rows():
+    row = {"path": "app/out.txt", "digest": hashlib.sha256(b"abc").hexdigest(), "size": 3, "mode": 0o644,
+           "content": base64.b64encode(b"abc").decode()}
+    assert entries.decode(encoded([row], good_dirs()), ACTION)[0].content == b"abc"
+    with pytest.raises(entries.InvalidEntry, match="malformed"):
+        entries.decode(encoded([row], [{"path": "app/gen", "files": [], "content": "YWJj"}]), ACTION)
