@@ -92,17 +92,20 @@ def run(argv, box, action: ActionSpec, env: dict[str, str], stdout_path: str = "
         if sandbox is not None:
             output = os.path.join(box.base, "output")
             try:
-                code, message = sandbox.run(argv, env, box.path(action.cwd), _readable(action, env),
-                                            _writable(box, action, env),
+                code, message = sandbox.run(argv, env, box.path(action.cwd), _with_real(_readable(action, env)),
+                                            _with_real(_writable(box, action, env)),
                                             stdout_path and box.path(stdout_path),
                                             output)
             except worker_sandbox.SandboxLost as err:
                 raise SandboxFailed(str(err)) from None
             if message.startswith("execvp"):
                 raise CannotStart(message)
-            if message:
+            if not message:
+                return code, _printed(output)
+            if not message.startswith("sandbox:") or os.environ.get(worker_sandbox.WANTED_ENV) == "1":
                 raise SandboxFailed(message)
-            return code, _printed(output)
+            worker_sandbox.failed(message)  # it never started the command, and it has ended: this action
+            # gets a bubblewrap of its own
     return _run_process(wrap(argv, box, action, env, network=action.network), box, action, env, stdout_path)
 
 
@@ -186,7 +189,7 @@ def wrap(argv, box, action: ActionSpec, env: dict[str, str], network: bool = Fal
         args += ["--ro-bind", path, path]
     for path in _writable(box, action, env):
         args += ["--bind", path, path]
-    args += ["--chdir", box.path(action.cwd), "--"]
+    args += ["--remount-ro", "/", "--chdir", box.path(action.cwd), "--"]  # as the run-long sandbox's root
     return args + list(argv)
 
 
@@ -196,6 +199,17 @@ def _readable(action: ActionSpec, env: dict[str, str]) -> list[str]:
     if action.toolchain == "go" or action.all_tools:
         paths += [env.get("GOROOT", "")] + ([] if action.network else [env.get("GOMODCACHE", "")])
     return [p for p in dict.fromkeys(paths) if p and os.path.isdir(p)]
+
+
+def _with_real(paths: list[str]) -> list[tuple[str, str]]:
+    """Each path as the action sees it, and where it really is (the run-long sandbox binds from
+    there: a link in a path would lead into the action's view, not the machine's)."""
+    return [(path, _real(path)) for path in paths]
+
+
+@lru_cache(maxsize=256)
+def _real(path: str) -> str:
+    return os.path.realpath(path)
 
 
 def _writable(box, action: ActionSpec, env: dict[str, str]) -> list[str]:
@@ -212,11 +226,12 @@ def _writable(box, action: ActionSpec, env: dict[str, str]) -> list[str]:
 
 
 def _system() -> list[str]:
-    """The system's read-only directories, /proc, /dev and a private /tmp."""
+    """The system's read-only directories, /proc, a read-only /dev, and a private /dev/shm and /tmp."""
     directories, links = _system_parts()
     args = [arg for directory in directories for arg in ("--ro-bind", directory, directory)]
     args += [arg for target, path in links for arg in ("--symlink", target, path)]
-    return args + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    return args + ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+                   "--perms", "1777", "--tmpfs", "/tmp"]
 
 
 @lru_cache(maxsize=1)

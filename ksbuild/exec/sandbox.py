@@ -136,7 +136,7 @@ def run_directory() -> str:
 
         from multiprocessing.util import Finalize
 
-        path = tempfile.mkdtemp(prefix="ksbuild-run-", dir=sandbox_parent())
+        path = tempfile.mkdtemp(prefix="ksbuild-run-", dir=os.path.realpath(sandbox_parent()))  # real: see isolation
         with open(os.path.join(path, OWNER_FILE), "w") as mark:
             mark.write(str(os.getpid()))
         _run_directory = (os.getpid(), path)

@@ -21,6 +21,7 @@ import tempfile
 
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.py")
+WANTED_ENV = "KSBUILD_RUN_LONG_SANDBOX"  # 0: never, 1: always (an error where it cannot run), else when it is up
 
 
 class SandboxLost(Exception):
@@ -54,16 +55,20 @@ class WorkerSandbox:
         if self._receive() != b"ready":
             raise SandboxLost(self._stopped())
         self.started = True
-        code, message = self.run(["true"], {"PATH": "/usr/bin:/bin"}, "/", [], [], "",
-                                 os.path.join(self.directory, "probe"))
+        probe = os.path.join(self.directory, "probe")
+        os.mkdir(probe)  # bound, as an action's directories are
+        code, message = self.run(["true"], {"PATH": "/usr/bin:/bin"}, probe, [], [(probe, probe)], "",
+                                 os.path.join(self.directory, "probe-output"))
         if code != 0:  # the kernel refused a step: unknown until an action is tried
             self.close()
             raise SandboxLost(f"the run-long sandbox cannot run an action here ({message or f'exit {code}'})")
         return True
 
-    def run(self, argv, env: dict[str, str], cwd: str, read_only: list[str], writable: list[str],
-            stdout_path: str, output_path: str) -> tuple[int, str]:
-        """Run one command; its exit code and, when it never started, why (exit code 127)."""
+    def run(self, argv, env: dict[str, str], cwd: str, read_only: list[tuple[str, str]],
+            writable: list[tuple[str, str]], stdout_path: str, output_path: str) -> tuple[int, str]:
+        """Run one command; its exit code and, when it never started, why (exit code 127). The
+        directories are pairs (as the command sees it, its real path); the files, real paths. A
+        sandbox that failed ("sandbox...") has ended: the next action starts another."""
         self.sequence += 1
         request = {"id": self.sequence, "argv": list(argv), "env": env, "cwd": cwd, "ro": read_only,
                    "rw": writable, "stdout": stdout_path, "output": output_path}
@@ -74,6 +79,8 @@ class WorkerSandbox:
                 if reply is None:
                     raise SandboxLost(self._stopped())
                 if reply[0] in (self.sequence, -1):  # -1: the launcher's, for an init that died
+                    if reply[2].startswith("sandbox"):
+                        self.close()
                     return reply[1], reply[2]
         except SandboxLost:
             raise
@@ -132,7 +139,7 @@ def current(system: list[str], links: list[tuple[str, str]], parent: str) -> Wor
     while it starts and where it cannot run. KSBUILD_RUN_LONG_SANDBOX: 0 never, 1 always (waits
     for the start; a machine where it cannot run is then an error), else as soon as it is up."""
     global _current, _unavailable, _asked
-    wanted = os.environ.get("KSBUILD_RUN_LONG_SANDBOX", "")
+    wanted = os.environ.get(WANTED_ENV, "")
     if wanted == "0" or (_unavailable and wanted != "1"):
         return None
     count = _asked[1] + 1 if _asked[0] == os.getpid() else 1
@@ -155,6 +162,21 @@ def current(system: list[str], links: list[tuple[str, str]], parent: str) -> Wor
     if wanted == "1" and _unavailable:
         raise SandboxLost(_unavailable)
     return None
+
+
+MAX_FAILURES = 3  # run-long sandboxes that failed an action, after which a process does without
+
+
+def failed(message: str) -> None:
+    """A run-long sandbox failed before an action's command started (and has ended): after a few,
+    this process's actions get a bubblewrap each."""
+    global _unavailable, _failures
+    _failures += 1
+    if _failures >= MAX_FAILURES:
+        _unavailable = f"it failed {_failures} times ({message})"
+
+
+_failures = 0
 
 
 def stop(wait: bool = True) -> None:

@@ -233,13 +233,14 @@ def test_a_run_long_sandbox_that_dies_fails_its_action_clearly_and_the_next_one_
     os.killpg(sandbox.process.pid, signal.SIGKILL)
     with pytest.raises(worker_sandbox.SandboxLost, match="the run-long sandbox stopped"):
         sandbox.run(["true"], {"PATH": "/usr/bin"}, "/", [], [], "", str(tmp_path / "output"))
+    assert not list(tmp_path.glob("launcher-*"))
     again = worker_sandbox.current(*_system_parts(), str(tmp_path))
     assert again is not None and again is not sandbox
     assert again.run(["sh", "-c", "exit 3"], {"PATH": "/usr/bin"}, "/", [], [], "", str(tmp_path / "output")) == (3, "")
     assert again.run(["no-such-program"], {"PATH": "/usr/bin"}, "/", [], [], "", str(tmp_path / "output")) == \
         (127, "execvp no-such-program: No such file or directory")
     worker_sandbox.stop()
-    assert not list(tmp_path.glob("ksbuild-launcher-*"))
+    assert not list(tmp_path.glob("launcher-*"))
 
 
 def test_a_run_long_sandbox_that_cannot_run_an_action_says_why(tmp_path, monkeypatch):
@@ -251,7 +252,7 @@ def test_a_run_long_sandbox_that_cannot_run_an_action_says_why(tmp_path, monkeyp
     monkeypatch.setattr(worker_sandbox, "_unavailable", "")
     with pytest.raises(worker_sandbox.SandboxLost, match=r"cannot run an action here \(sandbox: .*/no-such-dir"):
         worker_sandbox.current([str(tmp_path / "no-such-dir")], [], str(tmp_path))
-    assert not list(tmp_path.glob("ksbuild-launcher-*"))
+    assert not list(tmp_path.glob("launcher-*"))
 
 
 def test_both_sandboxes_give_an_action_the_same_view(workspace):
@@ -266,3 +267,89 @@ def test_both_sandboxes_give_an_action_the_same_view(workspace):
         workspace.doit()
         seen[run_long] = re.sub(r"ksbuild-run-[a-z0-9_]{8}/box-[a-z0-9_]{8}", "BOX", workspace.read("app/out.txt"))
     assert seen["1"] == seen["0"]
+
+
+@pytest.mark.parametrize("run_long", ["1", "0"])
+def test_an_action_cannot_reach_the_machine_through_its_sandboxs_processes(workspace, outside, run_long):
+    """The run-long sandbox's init keeps a copy of the machine's tree to bind from: out of reach."""
+    one_target(workspace, f"for p in /proc/1/fd/* /proc/1/root /proc/1/cwd /proc/*/root; do cat $p{outside}; "
+                          f"ls $p/; done > out.txt 2>&1; true")
+    workspace.env["KSBUILD_RUN_LONG_SANDBOX"] = run_long
+    workspace.doit()
+    seen = workspace.read("app/out.txt")
+    assert "not yours" not in seen, seen
+    if run_long == "1":  # the init's descriptors and root: refused, not merely elsewhere
+        assert "cat: /proc/1/root/" in seen and "Permission denied" in seen.split("cat: /proc/1/root/")[1].split("\n")[0]
+
+
+WRITES = ("for place in / /dev /dev/shm /tmp $HOME $TMPDIR .; do touch $place/x 2>/dev/null "
+          "&& echo $place writable || echo $place read-only; done > {out}; ipcmk -M 4096 >/dev/null; "
+          "ipcs -m | grep -c 4096 >> {out}")
+WRITERS = """\
+targets:
+  first:
+    rule: command
+    srcs: [in.txt]
+    outs: [first.txt]
+    cmd: [sh, -c, "{first}"]
+  second:
+    rule: command
+    srcs: [first.txt]
+    outs: [second.txt]
+    cmd: [sh, -c, "{second}"]
+"""
+
+
+def test_the_root_and_dev_are_read_only_and_the_scratch_places_fresh_in_both_sandboxes(workspace):
+    """Each action of the run-long sandbox sees what a bubblewrap of its own shows: the root and
+    /dev read-only; /tmp, /dev/shm, its home, its temporary directory and its execution root
+    writable; nothing the last action wrote, none of its System V IPC objects."""
+    seen = {}
+    for run_long in ("1", "0"):
+        workspace.env["KSBUILD_RUN_LONG_SANDBOX"] = run_long
+        workspace.env["KSBUILD_CACHE_DIR"] = str(workspace.root.parent / f"cache-{run_long}")
+        one_target(workspace, "true")
+        workspace.write("app/BUILD.yaml", WRITERS.format(first=WRITES.format(out="first.txt"),
+                                                         second=WRITES.format(out="second.txt")))
+        for name in ("first.txt", "second.txt"):
+            (workspace.root / "app" / name).unlink(missing_ok=True)
+        workspace.doit()  # one process: one run-long sandbox for both actions
+        for name in ("first.txt", "second.txt"):
+            seen[run_long, name] = re.sub(r"ksbuild-run-[a-z0-9_]{8}/box-[a-z0-9_]{8}", "BOX",
+                                          workspace.read(f"app/{name}"))
+    assert seen["1", "second.txt"].splitlines() == [
+        "/ read-only", "/dev read-only", "/dev/shm writable", "/tmp writable", "/dev/shm/BOX/home writable",
+        "/dev/shm/BOX/tmp writable", ". writable", "1"] or "/tmp/BOX" in seen["1", "second.txt"]
+    assert len(set(seen.values())) == 1, seen
+
+
+def test_a_run_long_sandbox_failing_before_a_command_leaves_the_action_to_a_bubblewrap(workspace, monkeypatch):
+    """A directory the init cannot bind (here: one that vanished): the action runs all the same, in a
+    bubblewrap of its own; after a few such failures the process stops trying the run-long sandbox."""
+    from ksbuild.exec import isolation, worker_sandbox
+
+    workspace.env.pop("KSBUILD_RUN_LONG_SANDBOX", None)
+    monkeypatch.delenv("KSBUILD_RUN_LONG_SANDBOX", raising=False)
+    worker_sandbox.stop()
+    monkeypatch.setattr(worker_sandbox, "_unavailable", "")
+    monkeypatch.setattr(worker_sandbox, "_failures", 0)
+    real = isolation._with_real
+    monkeypatch.setattr(isolation, "_with_real", lambda paths: real(paths) + [("/gone", "/no/such/directory")])
+    from ksbuild.exec.sandbox import make_sandbox
+    from ksbuild.exec.pending import Pending
+    from ksbuild.model import ActionSpec
+
+    (workspace.root / "in.txt").write_text("in\n")
+    action = ActionSpec(mnemonic="Cat", description="cat", argv=("sh", "-c", "cat in.txt > out.txt"),
+                        inputs=(("in.txt", "in.txt"),), outputs=(("out.txt", "out.txt"),))
+    for attempt in range(40):  # the sandbox starts in the background: an action before it is up gets a bubblewrap
+        box = make_sandbox(action, Pending(str(workspace.root)))
+        assert isolation.run(action.argv, box, action, box.environment(action)) == (0, "")
+        assert open(box.path("out.txt")).read() == "in\n"
+        if worker_sandbox._unavailable:
+            break
+        time.sleep(0.2)
+    assert worker_sandbox._failures == worker_sandbox.MAX_FAILURES
+    assert "failed 3 times (sandbox: " in worker_sandbox._unavailable and "/gone" in worker_sandbox._unavailable
+    assert worker_sandbox.current(*isolation._system_parts(), "/tmp") is None
+    worker_sandbox.stop()
