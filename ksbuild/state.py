@@ -71,6 +71,9 @@ def update_json_lines(path: str, updates: dict, entry_ok) -> None:
         text = "{\n\n}\n"
     except (OSError, UnicodeDecodeError):
         text = ""
+    if len(updates) <= FEW and text.startswith("{\n") and text.endswith("\n}\n"):
+        write_atomically(path, _spliced(text, updates).encode())  # a few lines found and replaced in the text
+        return
     lines = _entry_lines(text)
     if lines is None:
         known = _read(path, entry_ok)
@@ -81,6 +84,22 @@ def update_json_lines(path: str, updates: dict, entry_ok) -> None:
     kept = [_entry_line(key, pending.pop(key)) if key in pending else line for key, line in lines]
     kept += [_entry_line(key, value) for key, value in pending.items()]
     write_atomically(path, _lines_document(kept).encode())
+
+
+def _spliced(text: str, updates: dict) -> str:
+    """write_json's lines format `text` with `updates`' lines replaced, or added at its end."""
+    for key, value in updates.items():
+        line, needle = _entry_line(key, value), f"\n{json.dumps(key)}: "  # a line's start (no raw newline in JSON)
+        start = text.find(needle)
+        if start >= 0:
+            end = text.index("\n", start + 1)
+            ending = "," if text[end - 1] == "," else ""
+            text = f"{text[:start + 1]}{line}{ending}{text[end:]}"
+        elif text == "{\n\n}\n":
+            text = f"{{\n{line}\n}}\n"
+        else:
+            text = f"{text[:-3]},\n{line}\n}}\n"
+    return text
 
 
 def _entry_line(key: str, value) -> str:
@@ -164,8 +183,9 @@ def previous_plans(root: str) -> dict[str, str]:
     return _read(os.path.join(root, PLANS_FILE), _plan_ok)
 
 
-def previous_parts(root: str) -> dict[str, dict]:
-    return _read(os.path.join(root, PARTS_FILE), _parts_ok)
+def previous_parts(root: str, tasks=None) -> dict[str, dict]:
+    """task -> the parts of its plan at its last success (only `tasks`', when given)."""
+    return _read_some(os.path.join(root, PARTS_FILE), tasks, _parts_ok)
 
 
 def record_success(root: str, succeeded: dict[str, dict]) -> None:
@@ -188,9 +208,48 @@ def record_dir_files(root: str, produced: dict[str, dict[str, list[str]]]) -> No
         update_json_lines(os.path.join(root, DIR_FILES_FILE), produced, _dirs_ok)
 
 
-def previous_outputs(root: str) -> dict[str, dict[str, list]]:
-    """task -> output path -> [size, mtime_ns, sha256] as its last run committed them."""
-    return _read(os.path.join(root, OUTPUTS_FILE), _outputs_ok)
+def previous_outputs(root: str, tasks=None) -> dict[str, dict[str, list]]:
+    """task -> output path -> [size, mtime_ns, sha256] as its last run committed them (only
+    `tasks`', when given)."""
+    return _read_some(os.path.join(root, OUTPUTS_FILE), tasks, _outputs_ok)
+
+
+FEW = 64  # entries read one by one from a state file; more, and the file is read whole
+
+
+def _read_some(path: str, keys, entry_ok) -> dict:
+    """The entries of `keys` (all when None) of a state file. A few are found in the text without
+    decoding the other lines (a run that re-plans one target of 5,000 asks for one); anything not in
+    write_json's lines format, or that does not pass `entry_ok`, is left to _read (which sets a bad
+    file aside)."""
+    if keys is None or len(keys) > FEW or path in _READ:
+        whole = _read(path, entry_ok)
+        return whole if keys is None else {key: whole[key] for key in keys if key in whole}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError):
+        return _read_some(path, None, entry_ok)
+    if not (text.startswith("{\n") and text.endswith("\n}\n")):
+        return {key: value for key, value in _read(path, entry_ok).items() if key in keys}
+    found = {}
+    for key in keys:
+        needle = f"\n{json.dumps(key)}: "  # a line's start: json.dumps never writes a raw newline
+        start = text.find(needle)
+        if start < 0:
+            continue
+        start += len(needle)
+        line = text[start:text.index("\n", start)]
+        try:
+            value = json.loads(line[:-1] if line.endswith(",") else line)
+        except ValueError:
+            value = None
+        if not entry_ok(value):
+            return {key: value for key, value in _read(path, entry_ok).items() if key in keys}
+        found[key] = value
+    return found
 
 
 _collected: dict[tuple[str, str], dict[str, list]] = {}

@@ -121,28 +121,31 @@ def target_tasks(graph: BuildGraph, cache, kept: set[str] = frozenset()):
     for component in graph.workspace.components:
         yield {"basename": component.name, "name": None, "doc": f"every target of component {component.name}"}
     previous = state.previous_plans(root)
-    parts_before = None  # read only if some plan changed
     dir_files = state.previous_dir_files(root) if any(p.output_dirs for p in graph.plans.values()) else {}
     installed = _installed_tools(graph.workspace.all_tools) if graph.workspace.all_tools else {}
-    committed = state.previous_outputs(root)
+    planned = {}  # task -> (digest, parts, meta) of the targets doit gets
     for task, plan in graph.plans.items():
         if task in kept:
             continue
         digest, parts = plan.digest, plan.parts
         meta = {"ksbuild": "fetch" if plan.target.rule == FETCH_RULE else "target", "plan": digest}
-        edited = state.changed_output(root, committed.get(task))
-        if edited:  # edited by hand, or by a checkout: the build puts back what it produces
-            meta["output_changed"] = edited
         used = sorted({tool.task for action in plan.actions for tool in action.all_tools})
         if used:  # the tools' binaries are part of the plan: a rebuilt tool reruns what uses it
             binaries = {name: installed.get(name) for name in used}
             digest, parts = with_tool_binaries(plan.digest, plan.parts, binaries)
             meta.update(plan=digest, base_plan=plan.digest)
+        planned[task] = (digest, parts, meta)
+    committed = state.previous_outputs(root, None if not kept else list(planned))  # a few, after an edit
+    changed_plans = [task for task, (digest, _, _) in planned.items() if previous.get(task) != digest]
+    parts_before = state.previous_parts(root, changed_plans) if changed_plans else {}
+    for task, (digest, parts, meta) in planned.items():
+        plan = graph.plans[task]
+        edited = state.changed_output(root, committed.get(task))
+        if edited:  # edited by hand, or by a checkout: the build puts back what it produces
+            meta["output_changed"] = edited
         unchanged = previous.get(task) == digest
         owned = _owned_files(plan, dir_files.get(task, {})) if plan.output_dirs else []
         if not unchanged:
-            if parts_before is None:
-                parts_before = state.previous_parts(root)
             meta.update(plan_change=plan_change(parts_before.get(task), parts, plan.inputs),
                         parts=parts, inputs=list(plan.inputs))
         yield {

@@ -32,3 +32,20 @@ def test_an_empty_file_and_a_missing_one_take_the_entries(tmp_path):
     update_json_lines(str(empty), {"x": "1"}, is_text)
     update_json_lines(str(tmp_path / "missing.json"), {"x": "1"}, is_text)
     assert empty.read_text() == (tmp_path / "missing.json").read_text() == '{\n"x": "1"\n}\n'
+
+
+def test_a_few_entries_are_read_from_the_text_and_a_bad_one_sets_the_file_aside(tmp_path, capsys):
+    from ksbuild import state
+
+    path = tmp_path / "outputs.json"
+    entries = {f"app:t{i}": f"plan {i}" for i in range(500)} | {'odd ",\n key': "x"}
+    write_json(str(path), entries, lines=True)
+    assert state._read_some(str(path), ["app:t7", 'odd ",\n key', "app:missing"], is_text) == \
+        {"app:t7": "plan 7", 'odd ",\n key': "x"}
+    assert state._read_some(str(path), None, is_text) == entries
+    state._READ.clear()
+    path.write_text(path.read_text().replace('"app:t7": "plan 7"', '"app:t7": 7'))
+    assert state._read_some(str(path), ["app:t8"], is_text) == {"app:t8": "plan 8"}  # a line not asked for
+    assert state._read_some(str(path), ["app:t7"], is_text) == {}  # the bad one: the whole file is set aside
+    assert (tmp_path / "outputs.json.corrupt").exists() and not path.exists()
+    assert state._read_some(str(tmp_path / "missing.json"), ["app:t7"], is_text) == {}
