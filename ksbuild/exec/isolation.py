@@ -92,8 +92,8 @@ def run(argv, box, action: ActionSpec, env: dict[str, str], stdout_path: str = "
         if sandbox is not None:
             output = os.path.join(box.base, "output")
             try:
-                code, message = sandbox.run(argv, env, box.path(action.cwd), _with_real(_readable(action, env)),
-                                            _with_real(_writable(box, action, env)),
+                code, message = sandbox.run(argv, env, box.path(action.cwd), _with_real(_readable(action, env), box),
+                                            _with_real(_writable(box, action, env), box),
                                             stdout_path and box.path(stdout_path),
                                             output)
             except worker_sandbox.SandboxLost as err:
@@ -201,10 +201,12 @@ def _readable(action: ActionSpec, env: dict[str, str]) -> list[str]:
     return [p for p in dict.fromkeys(paths) if p and os.path.isdir(p)]
 
 
-def _with_real(paths: list[str]) -> list[tuple[str, str]]:
+def _with_real(paths: list[str], box) -> list[tuple[str, str]]:
     """Each path as the action sees it, and where it really is (the run-long sandbox binds from
-    there: a link in a path would lead into the action's view, not the machine's)."""
-    return [(path, _real(path)) for path in paths]
+    there: a link in a path would lead into the action's view, not the machine's). The box is made
+    in a real directory (exec.sandbox.run_directory)."""
+    inside = box.base + os.sep
+    return [(path, path if path.startswith(inside) else _real(path)) for path in paths]
 
 
 @lru_cache(maxsize=256)

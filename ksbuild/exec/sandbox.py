@@ -89,7 +89,7 @@ def make_sandbox(action: ActionSpec, source) -> Sandbox:
     action's own output directories is not staged: a generator writes that directory, it does not
     read it."""
     if os.environ.get("KSBUILD_KEEP_SANDBOX") == "1":  # owned by no run: exec.stale never removes it
-        base = tempfile.mkdtemp(prefix="ksbuild-", dir=sandbox_parent())
+        base = tempfile.mkdtemp(prefix="ksbuild-", dir=os.path.realpath(sandbox_parent()))
     else:
         base = tempfile.mkdtemp(prefix="box-", dir=run_directory())
     box = Sandbox(base=base, root=os.path.join(base, "root"))
@@ -136,7 +136,7 @@ def run_directory() -> str:
 
         from multiprocessing.util import Finalize
 
-        path = tempfile.mkdtemp(prefix="ksbuild-run-", dir=os.path.realpath(sandbox_parent()))  # real: see isolation
+        path = tempfile.mkdtemp(prefix="ksbuild-run-", dir=os.path.realpath(sandbox_parent()))  # real: isolation binds it
         with open(os.path.join(path, OWNER_FILE), "w") as mark:
             mark.write(str(os.getpid()))
         _run_directory = (os.getpid(), path)

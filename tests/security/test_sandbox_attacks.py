@@ -200,13 +200,15 @@ targets:
     rule: command
     srcs: [in.txt]
     outs: [first.txt]
-    cmd: [sh, -c, "echo left > /tmp/left; echo left > /dev/shm/left; (sh -c 'sleep 30; true' {marker} &); ps -e -o pid,comm > first.txt"]
+    cmd: [sh, -c, "{first}"]
   second:
     rule: command
     srcs: [first.txt]
     outs: [second.txt]
-    cmd: [sh, -c, "ls /tmp /dev/shm > second.txt; ps -e -o pid,comm >> second.txt"]
+    cmd: [sh, -c, "{second}"]
 """
+LEAVE = "echo left > /tmp/left; echo left > /dev/shm/left; (sh -c 'sleep 30; true' {marker} &); ps -e -o pid,comm > first.txt"
+LOOK = "ls /tmp /dev/shm > second.txt; ps -e -o pid,comm >> second.txt"
 
 
 def test_an_action_leaves_nothing_behind_for_the_next_one(workspace):
@@ -215,7 +217,7 @@ def test_an_action_leaves_nothing_behind_for_the_next_one(workspace):
     marker = f"ksbuild-leftover-{os.getpid()}-{time.monotonic_ns()}"
     workspace.env["KSBUILD_RUN_LONG_SANDBOX"] = "1"
     one_target(workspace, "true")
-    workspace.write("app/BUILD.yaml", TWO_ACTIONS.format(marker=marker))
+    workspace.write("app/BUILD.yaml", TWO_ACTIONS.format(first=LEAVE.format(marker=marker), second=LOOK))
     workspace.doit()
     seen = workspace.read("app/second.txt")
     assert "left" not in seen and "sleep" not in seen
@@ -285,19 +287,6 @@ def test_an_action_cannot_reach_the_machine_through_its_sandboxs_processes(works
 WRITES = ("for place in / /dev /dev/shm /tmp $HOME $TMPDIR .; do touch $place/x 2>/dev/null "
           "&& echo $place writable || echo $place read-only; done > {out}; ipcmk -M 4096 >/dev/null; "
           "ipcs -m | grep -c 4096 >> {out}")
-WRITERS = """\
-targets:
-  first:
-    rule: command
-    srcs: [in.txt]
-    outs: [first.txt]
-    cmd: [sh, -c, "{first}"]
-  second:
-    rule: command
-    srcs: [first.txt]
-    outs: [second.txt]
-    cmd: [sh, -c, "{second}"]
-"""
 
 
 def test_the_root_and_dev_are_read_only_and_the_scratch_places_fresh_in_both_sandboxes(workspace):
@@ -309,7 +298,7 @@ def test_the_root_and_dev_are_read_only_and_the_scratch_places_fresh_in_both_san
         workspace.env["KSBUILD_RUN_LONG_SANDBOX"] = run_long
         workspace.env["KSBUILD_CACHE_DIR"] = str(workspace.root.parent / f"cache-{run_long}")
         one_target(workspace, "true")
-        workspace.write("app/BUILD.yaml", WRITERS.format(first=WRITES.format(out="first.txt"),
+        workspace.write("app/BUILD.yaml", TWO_ACTIONS.format(first=WRITES.format(out="first.txt"),
                                                          second=WRITES.format(out="second.txt")))
         for name in ("first.txt", "second.txt"):
             (workspace.root / "app" / name).unlink(missing_ok=True)
@@ -334,7 +323,7 @@ def test_a_run_long_sandbox_failing_before_a_command_leaves_the_action_to_a_bubb
     monkeypatch.setattr(worker_sandbox, "_unavailable", "")
     monkeypatch.setattr(worker_sandbox, "_failures", 0)
     real = isolation._with_real
-    monkeypatch.setattr(isolation, "_with_real", lambda paths: real(paths) + [("/gone", "/no/such/directory")])
+    monkeypatch.setattr(isolation, "_with_real", lambda paths, box: real(paths, box) + [("/gone", "/no/such/directory")])
     from ksbuild.exec.sandbox import make_sandbox
     from ksbuild.exec.pending import Pending
     from ksbuild.model import ActionSpec
@@ -353,3 +342,15 @@ def test_a_run_long_sandbox_failing_before_a_command_leaves_the_action_to_a_bubb
     assert "failed 3 times (sandbox: " in worker_sandbox._unavailable and "/gone" in worker_sandbox._unavailable
     assert worker_sandbox.current(*isolation._system_parts(), "/tmp") is None
     worker_sandbox.stop()
+
+
+def test_a_sandbox_directory_reached_through_a_link_works_in_the_run_long_sandbox(workspace, tmp_path):
+    """The init binds from a copy of the machine's tree, where an absolute link would lead into the
+    action's view: ksbuild hands it real paths."""
+    (tmp_path / "real-boxes").mkdir()
+    (tmp_path / "boxes").symlink_to(tmp_path / "real-boxes")
+    workspace.env["KSBUILD_SANDBOX_DIR"] = str(tmp_path / "boxes")
+    workspace.env["KSBUILD_RUN_LONG_SANDBOX"] = "1"
+    one_target(workspace, "cat in.txt > out.txt; pwd >> out.txt")
+    workspace.doit()
+    assert workspace.read("app/out.txt").startswith(f"declared\n{tmp_path / 'real-boxes'}/ksbuild-run-")
