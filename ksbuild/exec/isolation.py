@@ -194,11 +194,12 @@ def wrap(argv, box, action: ActionSpec, env: dict[str, str], network: bool = Fal
 
 
 def _readable(action: ActionSpec, env: dict[str, str]) -> list[str]:
-    """Tools, the Go toolchain and module cache: read-only, and only when they exist."""
+    """Tools, the Go toolchain and module cache: read-only, and only when they exist (a relative PATH
+    entry names a directory of the execution root, which is there already)."""
     paths = [entry for entry in env.get("PATH", "").split(os.pathsep) if entry and not entry.startswith("/usr")]
     if action.toolchain == "go" or action.all_tools:
         paths += [env.get("GOROOT", "")] + ([] if action.network else [env.get("GOMODCACHE", "")])
-    return [p for p in dict.fromkeys(paths) if p and os.path.isdir(p)]
+    return [p for p in dict.fromkeys(paths) if os.path.isabs(p) and os.path.isdir(p)]
 
 
 def _with_real(paths: list[str], box) -> list[tuple[str, str]]:

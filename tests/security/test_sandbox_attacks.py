@@ -354,3 +354,22 @@ def test_a_sandbox_directory_reached_through_a_link_works_in_the_run_long_sandbo
     one_target(workspace, "cat in.txt > out.txt; pwd >> out.txt")
     workspace.doit()
     assert workspace.read("app/out.txt").startswith(f"declared\n{tmp_path / 'real-boxes'}/ksbuild-run-")
+
+
+@pytest.mark.parametrize("run_long", ["1", "0"])
+def test_a_relative_path_entry_binds_nothing(workspace, run_long):
+    """`env: {PATH: ...}` in a BUILD file may name a directory of the execution root: it is there."""
+    workspace.write("workspace.yaml", "components:\n  app:\n    path: app\n")
+    workspace.write("app/in.txt", "declared\n")
+    workspace.write("app/BUILD.yaml", """\
+        targets:
+          relative:
+            rule: command
+            srcs: [in.txt]
+            outs: [out.txt]
+            env: {PATH: "bin:.:/usr/bin:/bin"}
+            cmd: [sh, -c, "cat in.txt > out.txt"]
+        """)
+    workspace.env["KSBUILD_RUN_LONG_SANDBOX"] = run_long
+    workspace.doit()
+    assert workspace.read("app/out.txt") == "declared\n"
