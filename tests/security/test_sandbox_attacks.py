@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.integration,
 SECRET = "s3cr3t-cache-credential"
 
 
-def one_target(ws: Workspace, cmd: str, srcs=("in.txt",)) -> None:
+def one_target(ws: Workspace, cmd: str, srcs=("in.txt",), more: str = "") -> None:
     ws.write("workspace.yaml", "components:\n  app:\n    path: app\n")
     ws.write("app/in.txt", "declared\n")
     ws.write("app/BUILD.yaml", f"""\
@@ -33,7 +33,7 @@ def one_target(ws: Workspace, cmd: str, srcs=("in.txt",)) -> None:
             srcs: [{', '.join(srcs)}]
             outs: [out.txt]
             cmd: [sh, -c, {cmd!r}]
-        """)
+        """ + (f"    {more}\n" if more else ""))
 
 
 @pytest.fixture
@@ -359,17 +359,7 @@ def test_a_sandbox_directory_reached_through_a_link_works_in_the_run_long_sandbo
 @pytest.mark.parametrize("run_long", ["1", "0"])
 def test_a_relative_path_entry_binds_nothing(workspace, run_long):
     """`env: {PATH: ...}` in a BUILD file may name a directory of the execution root: it is there."""
-    workspace.write("workspace.yaml", "components:\n  app:\n    path: app\n")
-    workspace.write("app/in.txt", "declared\n")
-    workspace.write("app/BUILD.yaml", """\
-        targets:
-          relative:
-            rule: command
-            srcs: [in.txt]
-            outs: [out.txt]
-            env: {PATH: "bin:.:/usr/bin:/bin"}
-            cmd: [sh, -c, "cat in.txt > out.txt"]
-        """)
+    one_target(workspace, "cat in.txt > out.txt", more='env: {PATH: "bin:.:/usr/bin:/bin"}')
     workspace.env["KSBUILD_RUN_LONG_SANDBOX"] = run_long
     workspace.doit()
     assert workspace.read("app/out.txt") == "declared\n"
