@@ -71,7 +71,7 @@ def update_json_lines(path: str, updates: dict, entry_ok) -> None:
         text = "{\n\n}\n"
     except (OSError, UnicodeDecodeError):
         text = ""
-    if len(updates) <= FEW and text.startswith("{\n") and text.endswith("\n}\n"):
+    if len(updates) <= FEW and _is_lines_document(text):
         write_atomically(path, _spliced(text, updates).encode())  # a few lines found and replaced in the text
         return
     lines = _entry_lines(text)
@@ -89,17 +89,26 @@ def update_json_lines(path: str, updates: dict, entry_ok) -> None:
 def _spliced(text: str, updates: dict) -> str:
     """write_json's lines format `text` with `updates`' lines replaced, or added at its end."""
     for key, value in updates.items():
-        line, needle = _entry_line(key, value), f"\n{json.dumps(key)}: "  # a line's start (no raw newline in JSON)
-        start = text.find(needle)
-        if start >= 0:
-            end = text.index("\n", start + 1)
-            ending = "," if text[end - 1] == "," else ""
-            text = f"{text[:start + 1]}{line}{ending}{text[end:]}"
+        line, span = _entry_line(key, value), _line_span(text, key)
+        if span is not None:
+            start, end = span
+            text = f"{text[:start]}{line}{',' if text[end - 1] == ',' else ''}{text[end:]}"
         elif text == "{\n\n}\n":
             text = f"{{\n{line}\n}}\n"
         else:
             text = f"{text[:-3]},\n{line}\n}}\n"
     return text
+
+
+def _line_span(text: str, key: str) -> tuple[int, int] | None:
+    """Where `key`'s line is in write_json's lines format `text`: (its start, its end before the
+    newline). json.dumps never writes a raw newline, so the key's JSON after one starts a line."""
+    start = text.find(f"\n{json.dumps(key)}: ")
+    return None if start < 0 else (start + 1, text.index("\n", start + 1))
+
+
+def _is_lines_document(text: str) -> bool:
+    return text.startswith("{\n") and text.endswith("\n}\n")
 
 
 def _entry_line(key: str, value) -> str:
@@ -113,7 +122,7 @@ def _lines_document(lines) -> str:
 
 def _entry_lines(text: str) -> list[tuple[str, str]] | None:
     """(key, line) of each entry of write_json's lines format; None for anything else."""
-    if not (text.startswith("{\n") and text.endswith("\n}\n")):
+    if not _is_lines_document(text):
         return None
     body = text[2:-3]
     if not body:
@@ -223,33 +232,35 @@ def _read_some(path: str, keys, entry_ok) -> dict:
     write_json's lines format, or that does not pass `entry_ok`, is left to _read (which sets a bad
     file aside)."""
     if keys is None or len(keys) > FEW or path in _READ:
-        whole = _read(path, entry_ok)
-        return whole if keys is None else {key: whole[key] for key in keys if key in whole}
+        return _from_whole(path, keys, entry_ok)
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError):
-        return _read_some(path, None, entry_ok)
-    if not (text.startswith("{\n") and text.endswith("\n}\n")):
-        return {key: value for key, value in _read(path, entry_ok).items() if key in keys}
+        text = ""
+    if not _is_lines_document(text):
+        return _from_whole(path, keys, entry_ok)
     found = {}
     for key in keys:
-        needle = f"\n{json.dumps(key)}: "  # a line's start: json.dumps never writes a raw newline
-        start = text.find(needle)
-        if start < 0:
+        span = _line_span(text, key)
+        if span is None:
             continue
-        start += len(needle)
-        line = text[start:text.index("\n", start)]
+        line = text[span[0] + len(json.dumps(key)) + 2:span[1]]  # after `"key": `
         try:
             value = json.loads(line[:-1] if line.endswith(",") else line)
         except ValueError:
             value = None
         if not entry_ok(value):
-            return {key: value for key, value in _read(path, entry_ok).items() if key in keys}
+            return _from_whole(path, keys, entry_ok)  # which sets the bad file aside
         found[key] = value
     return found
+
+
+def _from_whole(path: str, keys, entry_ok) -> dict:
+    whole = _read(path, entry_ok)
+    return whole if keys is None else {key: whole[key] for key in keys if key in whole}
 
 
 _collected: dict[tuple[str, str], dict[str, list]] = {}

@@ -138,8 +138,7 @@ class StatCache:
                     self._db.execute("ROLLBACK")
 
     def close(self) -> None:
-        if self._db is not None or self._new_files or self._new_keys:
-            self.flush()
+        self.flush()
         if self._db is not None:
             self._db.close()
             self._db = None

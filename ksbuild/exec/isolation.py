@@ -11,9 +11,9 @@ fetch action, the only kind of action that gets the network) and write a Go buil
 ksbuild's own, shared by the Go actions of this machine (bubblewrap 0.8 has no overlay to give
 each action a private copy; Go keys its entries by the hash of their inputs).
 
-Each ksbuild process runs its actions in one run-long bubblewrap (exec.worker_sandbox), each action
-in namespaces of its own with the same view and no capabilities; network actions, and machines
-where that cannot start, get a bubblewrap per action.
+Each ksbuild process runs its actions in one run-long bubblewrap (exec.worker_sandbox, exec.launcher),
+each action in a view of its own (the same as a bubblewrap of its own gives) with no capabilities;
+network actions, and machines where that cannot start, get a bubblewrap per action.
 
 Where bubblewrap cannot run, actions run in the copy sandbox: it holds only the declared inputs,
 but nothing stops a process from reading or writing elsewhere. Every run says so, and such

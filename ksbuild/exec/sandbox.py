@@ -132,9 +132,9 @@ def run_directory() -> str:
     process id: exec.stale removes it, and whatever is left in it, once the process is gone."""
     global _run_directory
     if _run_directory is None or _run_directory[0] != os.getpid():  # a worker forked by doit -n: its own
-        from ksbuild.exec.stale import OWNER_FILE
-
         from multiprocessing.util import Finalize
+
+        from ksbuild.exec.stale import OWNER_FILE
 
         path = tempfile.mkdtemp(prefix="ksbuild-run-", dir=os.path.realpath(sandbox_parent()))  # real: isolation binds it
         with open(os.path.join(path, OWNER_FILE), "w") as mark:
